@@ -1,0 +1,3 @@
+module ctrace.dev/demo
+
+go 1.19

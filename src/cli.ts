@@ -1,0 +1,102 @@
+// Command-line wiring only: each subcommand parses its flags and calls one function.
+// Commands return exit codes; only bin/trace.js sets the process's exit code.
+//
+// Exit codes: 0 success; 1 the run failed (bpftrace, target, machine); 2 the program or the
+// command line is wrong (syntax, semantics, usage). `trace check`: 1 when an expectation fails.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { fail, parseDuration, type Streams } from './commands/output.js';
+import { runCommand } from './commands/run.js';
+
+const EXAMPLES = `
+Examples:
+  # count system calls that open files, by process, for 2 seconds
+  trace 'tracepoint:syscalls:sys_enter_openat { @[execname] = count(); }' --duration 2s
+
+  # D style: a power-of-two distribution of bytes read by cat
+  trace 'syscall::read:return /execname == "cat"/ { @bytes = quantize(arg1); }'
+
+  # the one-liner block form, reprinting the table every second
+  trace -i 1s 'syscall:::entry < @[probefunc] = count() >'
+
+  # a script file with arguments ($1, $2, ...)
+  trace probes/syscall-latency.d 10
+
+  # show the bpftrace program instead of running it
+  trace --emit bpftrace 'syscall::read:entry { @[pid] = count(); }'
+
+Exit codes: 0 ok, 1 the run failed, 2 the program or command line is wrong.
+Environment: TRACE_BPFTRACE (bpftrace to use), NO_COLOR, FORCE_COLOR.
+Docs: docs/README.md`;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function main(argv: readonly string[], io: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let code = 0;
+  const program = new Command();
+  program
+    .name('trace')
+    .description('DTrace for containerized microservices: D-like probes compiled to bpftrace, results as tables.')
+    .version(`trace ${version()}`, '-V, --version')
+    .argument('[program]', 'a one-liner, or a .d file')
+    .argument('[args...]', 'script arguments ($1, $2, ...)')
+    .option('-e, --expr <program>', 'program text (all positionals become script arguments)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('-i, --interval <duration>', 'reprint aggregations every interval (e.g. 1s)')
+    .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
+    .addOption(new Option('--emit <what>', 'print the compiled program and exit').choices(['bpftrace']))
+    .option('--bpftrace <path>', 'bpftrace binary to use')
+    .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
+    .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
+    .addHelpText('after', EXAMPLES)
+    .showHelpAfterError('(run trace --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s),
+    })
+    .exitOverride()
+    .action(async (first: string | undefined, rest: string[], o: Record<string, string | boolean | undefined>) => {
+      const intervalMs = o.interval !== undefined ? parseDuration(String(o.interval)) : null;
+      const durationMs = o.duration !== undefined ? parseDuration(String(o.duration)) : null;
+      if (intervalMs === undefined) return void ((code = 2), fail(io, `bad --interval '${o.interval}': use a duration like 1s or 500ms`));
+      if (durationMs === undefined) return void ((code = 2), fail(io, `bad --duration '${o.duration}': use a duration like 10s or 2m`));
+      const positionals = first === undefined ? [] : [first, ...rest];
+      code = await runCommand(
+        {
+          ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
+          positionals,
+          output: o.output as 'table' | 'json',
+          intervalMs,
+          durationMs,
+          emit: o.emit === 'bpftrace',
+          ...(typeof o.bpftrace === 'string' ? { bpftrace: o.bpftrace } : {}),
+          quiet: o.quiet === true,
+          destructive: o.destructive === true,
+        },
+        io,
+      );
+    });
+
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    // Never a stack trace for the user: one sentence, and the details only when asked.
+    fail(io, `internal error: ${(e as Error).message} (set TRACE_DEBUG=1 for details)`);
+    if (io.env.TRACE_DEBUG) io.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+  return code;
+}

@@ -1,0 +1,58 @@
+// Facts about the machine and target: the compiler's only view of the world. The runner
+// gathers them (bpftrace --info, tracefs formats, the container's PIDs and files); the
+// compiler reads them and does no I/O, so the same program and facts give the same output.
+
+export interface BpftraceFacts {
+  readonly version: { readonly major: number; readonly minor: number; readonly patch: number };
+  /** bpftrace can attach uprobes at an offset inside a function (0.23 built with bfd; not 0.17). */
+  readonly uprobeOffsets: boolean;
+  /** The kernel has kprobes (CONFIG_KPROBES); not this project's CI kernel. */
+  readonly kprobes: boolean;
+  /** fentry/fexit (kfunc) probes. */
+  readonly kfunc: boolean;
+  /** BTF is available (curtask->... typed access). */
+  readonly btf: boolean;
+}
+
+/** The traced process or container, as the runner resolved it. */
+export interface TargetFacts {
+  /** Host PID of the target's main process ($target). */
+  readonly pid: number;
+  /** Host path of the main executable (e.g. /proc/1234/root/app/frontend). */
+  readonly exe: string;
+  /** Container-visible path -> host path, for binaries and libraries the program names. */
+  readonly paths: Readonly<Record<string, string>>;
+  /** Shared-object basename (libc.so.6) -> host path, for pid provider module names. */
+  readonly modules: Readonly<Record<string, string>>;
+}
+
+export interface Facts {
+  readonly bpftrace: BpftraceFacts;
+  /**
+   * Tracepoint argument names in order, excluding common_* fields and __syscall_nr,
+   * keyed 'category:name' (e.g. 'syscalls:sys_enter_read' -> ['fd', 'buf', 'count']).
+   * A tracepoint absent here is unknown when `tracepointsComplete` is true.
+   */
+  readonly tracepoints: Readonly<Record<string, readonly string[]>>;
+  readonly tracepointsComplete: boolean;
+  readonly target?: TargetFacts;
+  /** Script arguments $1..$9, as given on the command line. */
+  readonly scriptArgs: readonly string[];
+  /** Script name, for $0. */
+  readonly scriptName: string;
+  /** Allows destructive actions (system, raise) as DTrace's -w does. */
+  readonly destructive: boolean;
+  /** Wall clock minus the monotonic clock bpftrace's nsecs reads, in ns, for walltimestamp. */
+  readonly wallclockOffsetNs: bigint;
+}
+
+/** bpftrace 0.23 on a kernel without kprobes: the facts golden tests compile against. */
+export const REFERENCE_FACTS: Facts = {
+  bpftrace: { version: { major: 0, minor: 23, patch: 2 }, uprobeOffsets: true, kprobes: false, kfunc: false, btf: true },
+  tracepoints: {},
+  tracepointsComplete: false,
+  scriptArgs: [],
+  scriptName: 'script.d',
+  destructive: false,
+  wallclockOffsetNs: 0n,
+};

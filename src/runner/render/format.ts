@@ -1,0 +1,50 @@
+// Value and key text shared by the table, distribution and printa renderers.
+
+import type { KeyInfo } from '../../compiler/program.js';
+import type { Aggregation } from '../aggregate.js';
+import type { Key } from '../keys.js';
+import { syscallName } from '../syscalls.js';
+
+/** Values as DTrace prints them: integers (avg, stddev and normalized values truncated). */
+export function formatNumber(v: number): string {
+  if (Number.isNaN(v)) return '-';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  return String(Math.trunc(v));
+}
+
+/** A bucket bound: integers as is, fractional log-linear bounds with up to 3 decimals. */
+export function formatBound(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return String(Number(v.toFixed(3)));
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+
+/** Control characters in a string key, escaped so a table cell stays one clean line. */
+export function escapeControl(s: string): string {
+  return s.replace(CONTROL, (c) => NAMED[c] ?? '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+}
+
+/** A key part as shown, after the compiler's transform (syscall numbers become names); stacks keep one frame per line. */
+export function formatKey(k: Key, info: KeyInfo | undefined): string {
+  if (info?.transform === 'syscall' && typeof k === 'number') return syscallName(k);
+  if (typeof k === 'number') return String(k);
+  if (info?.type === 'stack') return k;
+  return escapeControl(k);
+}
+
+/** The value column header: `count`, `sum`, ... */
+export function valueHeader(agg: Aggregation): string {
+  return agg.valueLabel ?? agg.func;
+}
+
+/** Nanoseconds as a short human duration, for latency percentiles. */
+export function humanNs(ns: number): string {
+  const abs = Math.abs(ns);
+  const fmt = (v: number, unit: string) => `${Number(v.toPrecision(3))}${unit}`;
+  if (abs >= 1e9) return fmt(ns / 1e9, 's');
+  if (abs >= 1e6) return fmt(ns / 1e6, 'ms');
+  if (abs >= 1e3) return fmt(ns / 1e3, 'us');
+  return fmt(ns, 'ns');
+}

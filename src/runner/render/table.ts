@@ -1,0 +1,53 @@
+// Scalar aggregations (count, sum, avg, min, max, stddev) as tables: one per aggregation,
+// key columns headed by the key expression, the value column by the function, rows in
+// DTrace's order (by value, largest last).
+
+import Table from 'cli-table3';
+import { present, type Aggregation, type ScalarAggregation } from '../aggregate.js';
+import { plainPaint, type Paint } from './color.js';
+import { formatKey, formatNumber, valueHeader } from './format.js';
+import { renderHistogram } from './histogram.js';
+
+export function renderTable(agg: ScalarAggregation, paint: Paint = plainPaint): string {
+  const shown = present(agg) as ScalarAggregation;
+  const head = [...agg.keys.map((k) => k.label), valueHeader(agg) + (agg.approximate ? ' (approx.)' : '')];
+  const cells = shown.rows.map((row) => [
+    ...agg.keys.map((k, i) => {
+      const v = row.keys[i];
+      return v === undefined ? '' : formatKey(v, k);
+    }),
+    formatNumber(row.value),
+  ]);
+  // Rule lines between rows only when a row spans several lines (stacks).
+  const ruled = cells.some((r) => r.some((c) => c.includes('\n')));
+  const table = new Table({
+    head: head.map((h) => paint.header(h)),
+    ...(ruled ? {} : { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } }),
+    colAligns: [...agg.keys.map(() => 'left' as const), 'right' as const],
+    // Colour is ours to decide (NO_COLOR, pipes); cli-table3's default styles colour regardless.
+    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
+    wordWrap: false,
+  });
+  for (const r of cells) table.push(r);
+  let text = table.toString();
+  if (!ruled) {
+    // Without row rules cli-table3 also drops the rule under the header: put that one back.
+    const lines = text.split('\n');
+    const top = lines[0] ?? '';
+    const rule = top.replace('┌', '├').replace(/┬/g, '┼').replace('┐', '┤');
+    if (lines.length > 2) lines.splice(2, 0, rule);
+    text = lines.join('\n');
+  }
+  const title = agg.name !== '@' ? paint.title(agg.name) + '\n' : '';
+  return title + text + '\n';
+}
+
+/** Any aggregation in its default form: a table, or distributions. Ends with one newline. */
+export function renderAggregation(agg: Aggregation, paint: Paint = plainPaint): string {
+  return agg.kind === 'scalar' ? renderTable(agg, paint) : renderHistogram(agg, paint);
+}
+
+/** Several aggregations, separated by blank lines. */
+export function renderAggregations(aggs: readonly Aggregation[], paint: Paint = plainPaint): string {
+  return aggs.map((a) => renderAggregation(a, paint)).join('\n');
+}

@@ -1,0 +1,58 @@
+// Loads the golden cases and the facts each compiles against.
+//
+// Directives in a case's leading comments: `//@ args: A B`, `//@ target: none`,
+// `//@ interval: 2s`, `//@ bpftrace: 0.17`.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REFERENCE_FACTS, type Facts } from '../../src/compiler/facts.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const casesDir = join(here, 'cases');
+export const tracepoints = JSON.parse(readFileSync(join(here, 'tracepoints.json'), 'utf8')) as Record<string, string[]>;
+
+export const GOLDEN_TARGET = {
+  pid: 4242,
+  exe: '/usr/bin/bash',
+  paths: { '/usr/bin/bash': '/usr/bin/bash' },
+  modules: { 'libc.so.6': '/usr/lib/x86_64-linux-gnu/libc.so.6' },
+};
+
+export interface GoldenCase {
+  readonly name: string;
+  readonly text: string;
+  readonly facts: Facts;
+  readonly intervalMs: number | null;
+  readonly expectError: boolean;
+}
+
+function directives(text: string): Map<string, string> {
+  const d = new Map<string, string>();
+  for (const m of text.matchAll(/^\/\/@\s*(\w+):\s*(.*)$/gm)) d.set(m[1]!, m[2]!.trim());
+  return d;
+}
+
+export function loadCases(): GoldenCase[] {
+  return readdirSync(casesDir)
+    .filter((f) => f.endsWith('.d'))
+    .sort()
+    .map((file) => {
+      const name = file.replace(/\.d$/, '');
+      const text = readFileSync(join(casesDir, file), 'utf8');
+      const d = directives(text);
+      const v017 = d.get('bpftrace') === '0.17';
+      const facts: Facts = {
+        ...REFERENCE_FACTS,
+        bpftrace: v017 ? { version: { major: 0, minor: 17, patch: 0 }, uprobeOffsets: false, kprobes: false, kfunc: false, btf: true } : REFERENCE_FACTS.bpftrace,
+        tracepoints,
+        tracepointsComplete: true,
+        scriptArgs: d.get('args')?.split(/\s+/) ?? [],
+        scriptName: file,
+        ...(d.get('target') === 'none' ? {} : { target: GOLDEN_TARGET }),
+      };
+      const interval = d.get('interval');
+      return { name, text, facts, intervalMs: interval ? Number.parseInt(interval, 10) * 1000 : null, expectError: name.startsWith('e') };
+    });
+}
+

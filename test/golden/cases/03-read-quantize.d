@@ -1,0 +1,1 @@
+syscall::read:return /execname == "cat"/ { @bytes = quantize(arg1); }

@@ -1,0 +1,1 @@
+syscall::write:entry < @[pid] = count() >

@@ -1,0 +1,1 @@
+syscall::read*:entry /pid != 0/ { @calls[probefunc] = count(); }

@@ -1,0 +1,1 @@
+syscall::read:return { @sz = lquantize(arg0, 0, 1000, 100); @small = lquantize(arg0, 0, 10); }

@@ -1,0 +1,1 @@
+syscall::write:entry { @sd[execname] = stddev(arg2); }

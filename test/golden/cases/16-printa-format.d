@@ -1,0 +1,3 @@
+#pragma D option quiet
+syscall::openat:entry { @opens[execname] = count(); }
+END { printa("%-16s %@8d\n", @opens); }

@@ -1,0 +1,1 @@
+pid$target::readline:return { @ret = quantize(arg1); }

@@ -1,0 +1,1 @@
+uprobe:/usr/bin/bash:readline { @[pid, tid] = count(); }

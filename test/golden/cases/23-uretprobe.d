@@ -1,0 +1,1 @@
+uretprobe:/usr/bin/bash:readline { @r = max(retval); }

@@ -1,0 +1,1 @@
+syscall::write:entry /(arg0 == 1) ^^ (arg2 > 100)/ { @odd = count(); }

@@ -1,0 +1,1 @@
+syscall::openat:return /errno != 0/ { @failures[execname, errno] = count(); }

@@ -1,0 +1,1 @@
+profile:hz:49 { @[kstack] = count(); @[stack] = count(); }

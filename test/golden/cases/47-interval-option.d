@@ -1,0 +1,2 @@
+//@ interval: 2s
+syscall::read:entry { @reads[execname] = count(); @sizes = quantize(arg2); }

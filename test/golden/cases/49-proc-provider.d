@@ -1,0 +1,2 @@
+proc:::exec-success { @execs[execname] = count(); }
+proc:::exit { @exits = count(); }

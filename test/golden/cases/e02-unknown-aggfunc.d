@@ -1,0 +1,1 @@
+syscall::read:return { @bytes = quantise(arg0); }

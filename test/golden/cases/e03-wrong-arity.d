@@ -1,0 +1,1 @@
+syscall::read:return { @bytes = quantize(); @l = lquantize(arg0, 0); }

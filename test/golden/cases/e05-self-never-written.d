@@ -1,0 +1,1 @@
+syscall::read:return { @lat = quantize(timestamp - self->start); }

@@ -1,0 +1,1 @@
+syscall::read:entry /execname == 1/ { @a = sum(execname); printf("%d\n", execname); }

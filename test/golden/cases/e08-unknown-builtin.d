@@ -1,0 +1,1 @@
+syscall::read:entry /pidd == 1/ { @[execnam] = count(); }

@@ -1,0 +1,1 @@
+syscall::read:entry { @x = sum(this->len); this->len = arg2; }

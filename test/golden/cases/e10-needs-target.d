@@ -1,0 +1,3 @@
+//@ target: none
+pid$target::main.handle:entry { @ = count(); }
+uprobe:main.handle { @u = count(); }

@@ -1,0 +1,1 @@
+syscall::opne:entry { @ = count(); }

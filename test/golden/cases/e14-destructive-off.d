@@ -1,0 +1,1 @@
+syscall::kill:entry { raise(9); }

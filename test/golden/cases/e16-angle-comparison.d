@@ -1,0 +1,1 @@
+syscall::read:return < big = arg0 > 10; @c = count() >

@@ -1,0 +1,136 @@
+// Containers for end-to-end tests: N containers of a demo service with unique names,
+// labelled so leftovers of a crashed run can be found and removed.
+//
+//   const pool = useTestContainers();            // registers afterAll(pool.cleanup)
+//   const [a, b] = await pool.start('emoji', 2);
+//   ... a.hostPid, a.url ...
+//
+// Test files run in parallel (vitest forks), so cleanupStale() removes only containers
+// whose owning test process is gone, never a sibling's live ones.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll } from 'vitest';
+import { buildDemo, type DemoBinaries, type DemoService } from '../../src/demo/build.js';
+import { listContainers, removeContainer } from '../../src/demo/podman.js';
+import {
+  runLoadgen,
+  startServiceContainer,
+  stopServiceContainer,
+  type DemoContainer,
+  type LoadOptions,
+  type LoadSummary,
+  type ServiceExit,
+} from '../../src/demo/stack.js';
+
+export const TEST_LABEL = 'ctrace.test';
+export const OWNER_LABEL = 'ctrace.test.owner';
+export const TEST_PREFIX = 'ctrace-test-';
+
+export type TestContainer = DemoContainer;
+
+export interface StartTestOptions {
+  /** Extra service flags, e.g. ['-latency-ms', '15'] for emoji. */
+  args?: string[];
+  labels?: Record<string, string>;
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+/** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone. */
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** pid:starttime of this process: survives PID reuse, unlike a bare PID. */
+function ownerId(pid = process.pid): string {
+  return `${pid}-${startTime(pid) ?? '0'}`;
+}
+
+function ownerAlive(owner: string | undefined): boolean {
+  const m = /^(\d+)-(\d+)$/.exec(owner ?? '');
+  if (!m) return false;
+  return startTime(Number(m[1])) === m[2];
+}
+
+/** A unique container name for a service: ctrace-test-<service>-<8 hex>. */
+export function uniqueName(service: string): string {
+  return `${TEST_PREFIX}${service}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Removes containers labelled ctrace.test=1 whose owning process is dead (or, with
+ * `all`, every one). Returns the names removed.
+ */
+export async function cleanupStale(opts: { all?: boolean } = {}): Promise<string[]> {
+  const rows = await listContainers({ labels: { [TEST_LABEL]: '1' } });
+  const stale = rows.filter((r) => opts.all || !ownerAlive(r.labels[OWNER_LABEL]));
+  await Promise.all(stale.map((r) => removeContainer(r.name).catch(() => {})));
+  return stale.map((r) => r.name);
+}
+
+export class TestContainers {
+  readonly all: TestContainer[] = [];
+  private bins: Promise<DemoBinaries> | undefined;
+
+  /** The demo binaries (built once per process, cached across runs). */
+  binaries(): Promise<DemoBinaries> {
+    this.bins ??= buildDemo();
+    return this.bins;
+  }
+
+  /** Starts `count` containers of `service` in parallel and waits until each answers HTTP. */
+  async start(service: DemoService, count = 1, o: StartTestOptions = {}): Promise<TestContainer[]> {
+    const bins = await this.binaries();
+    const labels = { [TEST_LABEL]: '1', [OWNER_LABEL]: ownerId(), ...(o.labels ?? {}) };
+    const settled = await Promise.allSettled(
+      Array.from({ length: count }, () =>
+        startServiceContainer(bins, service, {
+          name: uniqueName(service),
+          labels,
+          ...(o.args ? { args: o.args } : {}),
+          ...(o.env ? { env: o.env } : {}),
+          ...(o.readyTimeoutMs ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
+        }),
+      ),
+    );
+    const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    this.all.push(...ok);
+    const bad = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (bad) throw bad.reason;
+    return ok;
+  }
+
+  /** Runs the load generator against one container (path pattern with {n} / {ms}). */
+  async load(c: TestContainer, path: string, o: LoadOptions): Promise<LoadSummary> {
+    const bins = await this.binaries();
+    return runLoadgen(bins.paths.loadgen, c.url + path, o);
+  }
+
+  /** SIGTERMs and removes one container; returns its served count from its log. */
+  async stop(c: TestContainer): Promise<ServiceExit> {
+    const i = this.all.indexOf(c);
+    if (i >= 0) this.all.splice(i, 1);
+    return stopServiceContainer(c.name, 2);
+  }
+
+  /** Removes every container this pool started. */
+  cleanup = async (): Promise<void> => {
+    const names = this.all.splice(0).map((c) => c.name);
+    await Promise.all(names.map((n) => removeContainer(n).catch(() => {})));
+  };
+}
+
+/** A pool whose containers are removed in afterAll of the calling test file. */
+export function useTestContainers(): TestContainers {
+  const pool = new TestContainers();
+  afterAll(pool.cleanup);
+  return pool;
+}
