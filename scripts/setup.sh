@@ -90,7 +90,7 @@ if [ -f "$here/package.json" ]; then
   fi
   if [ ! -f "$here/dist/cli.js" ] || [ -n "$(find "$here/src" -newer "$here/dist/cli.js" -name '*.ts' -print -quit)" ]; then
     log "building"
-    (cd "$here" && npx tsc -p tsconfig.json)
+    (cd "$here" && node scripts/build.mjs)
   fi
 fi
 log "ready"

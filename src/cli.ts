@@ -23,12 +23,22 @@ Examples:
   # a script file with arguments ($1, $2, ...)
   trace probes/syscall-latency.d 10
 
+  # count calls of a Go function in a container, keyed by its first argument
+  trace -c checkout 'uprobe:main.handle < @[arg0] = count() >'
+
+  # file opens in two containers, split per container
+  trace -c web -c api 'tracepoint:syscalls:sys_enter_openat { @[container, execname] = count(); }'
+
   # show the bpftrace program instead of running it
   trace --emit bpftrace 'syscall::read:entry { @[pid] = count(); }'
 
 Exit codes: 0 ok, 1 the run failed, 2 the program or command line is wrong.
 Environment: TRACE_BPFTRACE (bpftrace to use), NO_COLOR, FORCE_COLOR.
 Docs: docs/README.md`;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function version(): string {
   try {
@@ -54,6 +64,11 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
     .addOption(new Option('--emit <what>', 'print the compiled program and exit').choices(['bpftrace']))
     .option('--bpftrace <path>', 'bpftrace binary to use')
+    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
+    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
+    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
+    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
+    .option('--host-pids', 'show host PIDs for pid/tid/$target instead of the container\'s', false)
     .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
     .addHelpText('after', EXAMPLES)
@@ -64,7 +79,10 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       outputError: (s, write) => write(s),
     })
     .exitOverride()
-    .action(async (first: string | undefined, rest: string[], o: Record<string, string | boolean | undefined>) => {
+    .action(async (first: string | undefined, rest: string[], o: Record<string, string | boolean | string[] | undefined>) => {
+      const pids = (o.pid as string[]).map((p) => Number(p));
+      const badPid = (o.pid as string[]).find((p) => !/^\d+$/.test(p));
+      if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
       const intervalMs = o.interval !== undefined ? parseDuration(String(o.interval)) : null;
       const durationMs = o.duration !== undefined ? parseDuration(String(o.duration)) : null;
       if (intervalMs === undefined) return void ((code = 2), fail(io, `bad --interval '${o.interval}': use a duration like 1s or 500ms`));
@@ -81,6 +99,13 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
           ...(typeof o.bpftrace === 'string' ? { bpftrace: o.bpftrace } : {}),
           quiet: o.quiet === true,
           destructive: o.destructive === true,
+          targets: {
+            containers: o.container as string[],
+            labels: o.label as string[],
+            pids,
+            runtime: o.runtime as 'auto' | 'podman' | 'docker' | 'containerd',
+            hostPids: o.hostPids === true,
+          },
         },
         io,
       );

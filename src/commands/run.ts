@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { compileAst } from '../compiler/compile.js';
 import { REFERENCE_FACTS, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
 import { mapPosition } from '../compiler/emitter.js';
-import { tracepointsNeeded } from '../compiler/probes.js';
+import { pathsNeeded, probeBinaries, tracepointsNeeded } from '../compiler/probes.js';
+import type { ProbeDesc } from '../lang/ast.js';
+import { binaryInfo } from '../runner/elf.js';
+import { resolveTargets, watchTargets, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
+import { targetFacts } from '../runner/targets/facts.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { parse } from '../lang/parse.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
@@ -24,7 +28,47 @@ export interface RunOptions {
   readonly bpftrace?: string;
   readonly quiet: boolean;
   readonly destructive: boolean;
-  readonly target?: TargetFacts;
+  readonly targets?: TargetRequest;
+}
+
+/** -c NAME (repeatable), --label k=v, -p PID, --runtime, --host-pids. */
+export interface TargetRequest {
+  readonly containers: readonly string[];
+  readonly labels: readonly string[];
+  readonly pids: readonly number[];
+  readonly runtime: RuntimeChoice;
+  readonly hostPids: boolean;
+}
+
+export function wantsTargets(t: TargetRequest | undefined): t is TargetRequest {
+  return !!t && t.containers.length + t.labels.length + t.pids.length > 0;
+}
+
+/** Does any probe rely on the target's main executable (no binary named)? */
+function needsExe(descs: readonly ProbeDesc[]): boolean {
+  return descs.some((d) => {
+    const p = d.parts.map((x) => x.value);
+    const head = p[0] ?? '';
+    return (/^(u|uprobe|ur|uretprobe)$/.test(head) && p.length === 2) || /^pid\$target$/.test(head) || (/^(usdt|U)$/.test(head) && p.length === 3 && !p[1]!.startsWith('/'));
+  });
+}
+
+/** The compiler's view of the resolved targets. */
+export function buildTargetFacts(targets: readonly ResolvedTarget[], descs: readonly ProbeDesc[], hostPids: boolean): { ok: true; facts: TargetFacts } | { ok: false; message: string } {
+  const main = targets[0]!;
+  const base = targetFacts(main, pathsNeeded(descs), needsExe(descs));
+  if (!base.ok) return base;
+  const containers = targets.filter((t) => t.runtime !== 'pid');
+  return {
+    ok: true,
+    facts: {
+      ...base.facts,
+      nspid: main.nspid,
+      pidnsLevel: main.pidnsLevel,
+      hostPids,
+      ...(containers.length ? { containers: containers.map((t) => ({ name: t.name, mntns: t.mntns })) } : { pids: targets.map((t) => t.hostPid) }),
+    },
+  };
 }
 
 export interface LoadedProgram {
@@ -82,20 +126,45 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
   }
 
   const descs = parsed.program.items.flatMap((i) => (i.kind === 'Clause' ? i.probes : []));
+
+  let targets: ResolvedTarget[] = [];
+  let target: TargetFacts | undefined;
+  if (wantsTargets(opts.targets)) {
+    const resolved = await resolveTargets({ containers: [...opts.targets.containers], labels: [...opts.targets.labels], pids: [...opts.targets.pids], runtime: opts.targets.runtime }, { env: io.env });
+    if (!resolved.ok) {
+      fail(io, resolved.message);
+      return 1;
+    }
+    targets = resolved.targets;
+    const tf = buildTargetFacts(targets, descs, opts.targets.hostPids);
+    if (!tf.ok) {
+      fail(io, tf.message);
+      return 1;
+    }
+    target = tf.facts;
+  }
+
   const gathered = gatherFacts({
     bpftrace: bpf,
     tracepoints: tracepointsNeeded(descs),
     scriptArgs: args,
     scriptName: source.name,
     destructive: opts.destructive,
-    ...(opts.target ? { target: opts.target } : {}),
+    ...(target ? { target } : {}),
   });
   if (!gathered.ok) {
     fail(io, gathered.message);
     return 1;
   }
+  // Go binaries get Go's ABI for arguments (and never a uretprobe).
+  const binaries: Record<string, { go: { version: string; regabi: boolean } | null }> = {};
+  for (const bin of probeBinaries(descs, gathered.facts)) {
+    const info = binaryInfo(bin);
+    if (!('error' in info)) binaries[bin] = { go: info.go };
+  }
+  const facts = { ...gathered.facts, binaries };
 
-  const compiled = compileAst(parsed.program, source, gathered.facts, { intervalMs: opts.intervalMs, quiet: opts.quiet }, parsed.diagnostics);
+  const compiled = compileAst(parsed.program, source, facts, { intervalMs: opts.intervalMs, quiet: opts.quiet }, parsed.diagnostics);
   printDiagnostics(compiled.diagnostics, source, io);
   if (!compiled.program) return 2;
 
@@ -105,7 +174,17 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
   }
   if (!found.ok) return 1;
 
+  // A traced container that stops ends the run, with the final aggregations.
+  const stop = new AbortController();
+  const unwatch = targets.length
+    ? watchTargets(targets, (t, reason) => {
+        fail(io, `${t.runtime === 'pid' ? `process ${t.hostPid}` : `container '${t.name}'`} ${reason}; ending the trace`);
+        stop.abort();
+      })
+    : () => undefined;
+
   const result = await runProgram(compiled.program, {
+    signal: stop.signal,
     bpftrace: found.info,
     output: opts.output,
     stdout: io.stdout,
@@ -113,7 +192,7 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
     env: io.env,
     ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
     progress: !opts.quiet,
-  });
+  }).finally(unwatch);
 
   // bpftrace's own errors, at the user's line and column where the source map knows it.
   const mapped: Diagnostic[] = [];

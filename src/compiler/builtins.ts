@@ -40,6 +40,7 @@ export const BUILTIN_VARS: Readonly<Record<string, BuiltinVar>> = {
   stack: { type: 'stack', doc: 'kernel stack, as a key' },
   ustack: { type: 'stack', doc: 'user stack, as a key' },
   curthread: { type: 'ptr', doc: 'the current task_struct (BTF-typed)' },
+  container: { type: 'string', doc: 'name of the traced container the event came from (-c)' },
   // bpftrace's own names, for users coming from bpftrace
   comm: { type: 'string', doc: 'process name (bpftrace name of execname)' },
   nsecs: { type: 'int', doc: 'nanoseconds since boot (bpftrace name of timestamp)' },

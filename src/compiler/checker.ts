@@ -17,6 +17,8 @@ export interface AggSymbol {
   readonly keyLabels: string[];
   /** Constant arguments after the value (lquantize bounds, llquantize parameters). */
   readonly params: bigint[];
+  /** The aggregating call as written, for the value column's header. */
+  readonly valueLabel: string;
   readonly span: Span;
 }
 
@@ -192,7 +194,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
           if (e.object.kind === 'Ident' && e.object.name === 'args') {
             a.types.set(e.object, 'unknown');
             const argCtx = probes.map((p) => p.args.kind);
-            if (argCtx.length && argCtx.every((k) => k === 'none' || k === 'regs' || k === 'return')) {
+            if (argCtx.length && argCtx.every((k) => k === 'none' || k === 'regs' || k === 'go-regs' || k === 'return')) {
               diag(error(Codes.NotInContext, `args->${e.property} has no meaning for this probe: it has no named arguments`, e.span, ['use arg0..arg9']));
             }
             return setType(e, 'unknown');
@@ -281,6 +283,10 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
     const contextCheck = (name: string, span: Span): void => {
       if (probes.length === 0) return;
       const kinds = probes.map((p) => p.args.kind);
+ if (name === 'container' && !facts.target?.containers?.length) {
+        diag(error(Codes.NotInContext, 'container is only defined when tracing containers', span, ['trace one or more containers with -c NAME']));
+      }
+      if (probes.length === 0) return;
       if (name === 'retval' && !kinds.every((k) => k === 'return' || k === 'syscall-return' || k === 'raw-syscall-return')) {
         diag(error(Codes.NotInContext, 'retval is only defined in return probes', span, ['use a :return probe (pid$target::f:return, syscall::read:return, uretprobe:f)']));
       }
@@ -298,6 +304,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
           if ((p.args.kind === 'syscall-entry' || p.args.kind === 'tracepoint') && p.args.fields && n >= p.args.fields.length) {
             diag(error(Codes.NotInContext, `${name} does not exist: ${p.attach.split(':').slice(1).join(':')} has ${p.args.fields.length} argument${p.args.fields.length === 1 ? '' : 's'} (${p.args.fields.join(', ')})`, span));
           }
+          if (p.args.kind === 'go-regs' && n > 8) diag(error(Codes.NotInContext, `Go passes at most 9 integer arguments in registers (arg0..arg8)`, span));
           if (p.args.kind === 'raw-syscall-entry' && n > 5) diag(error(Codes.NotInContext, `system calls have at most 6 arguments (arg0..arg5)`, span));
         }
       }
@@ -519,7 +526,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
       if (!prev) {
         a.aggs.set(target.name, {
           name: target.name, func, keyTypes, keyLabels: keys.map((k) => source.slice(k.span).trim()),
-          params: value.args.slice(1).map((x) => constValue(x) ?? 0n), span: target.span,
+          params: value.args.slice(1).map((x) => constValue(x) ?? 0n), valueLabel: source.slice(value.span).replace(/\s+/g, ' '), span: target.span,
         });
         return;
       }

@@ -24,6 +24,25 @@ export interface TargetFacts {
   readonly paths: Readonly<Record<string, string>>;
   /** Shared-object basename (libc.so.6) -> host path, for pid provider module names. */
   readonly modules: Readonly<Record<string, string>>;
+  /** The main process's PID as the container sees it ($target in container view). */
+  readonly nspid?: number;
+  /** Depth of the target's PID namespace (0: the host's). */
+  readonly pidnsLevel?: number;
+  /**
+   * Traced containers, by mount namespace: every probe but BEGIN/END/interval is filtered to
+   * them in BPF (cgroup ids are shared by all containers under cgroup v1), and the
+   * `container` builtin names them.
+   */
+  readonly containers?: readonly { readonly name: string; readonly mntns: number }[];
+  /** Traced plain processes (-p): probes are filtered to these host PIDs. */
+  readonly pids?: readonly number[];
+  /** --host-pids: pid/tid/$target show host PIDs instead of the container's. */
+  readonly hostPids?: boolean;
+}
+
+export interface BinaryFacts {
+  /** Go toolchain facts, or null for a non-Go binary. */
+  readonly go: { readonly version: string; readonly regabi: boolean } | null;
 }
 
 export interface Facts {
@@ -36,6 +55,8 @@ export interface Facts {
   readonly tracepoints: Readonly<Record<string, readonly string[]>>;
   readonly tracepointsComplete: boolean;
   readonly target?: TargetFacts;
+  /** Host path of a probed binary -> what it is (Go or not). */
+  readonly binaries?: Readonly<Record<string, BinaryFacts>>;
   /** Script arguments $1..$9, as given on the command line. */
   readonly scriptArgs: readonly string[];
   /** Script name, for $0. */

@@ -36,6 +36,10 @@ export interface Lowered {
   readonly diagnostics: Diagnostic[];
 }
 
+/** Go's register ABI on amd64: integer arguments in this order. */
+const GO_ARG_REGS = ['ax', 'bx', 'cx', 'di', 'si', 'r8', 'r9', 'r10', 'r11'];
+const MNTNS = 'curtask->nsproxy->mnt_ns->ns.inum';
+
 const mapName = (name: string) => (name === '' ? '@' : `@${name}`);
 const sdMaps = (name: string) => ['n', 's', 'ss'].map((p) => `@__sd_${name || 'anon'}_${p}`);
 
@@ -48,6 +52,16 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
   const dotArgs = facts.bpftrace.version.major > 0 || facts.bpftrace.version.minor >= 21;
   const normalize = new Map<string, number>();
   const truncate = new Map<string, number>();
+
+  // Container view: events filtered to the targets' mount namespaces (or PIDs, for -p),
+  // and pid/tid as the container sees them where bpftrace can read them (>= 0.20, BTF).
+  const containers = facts.target?.containers ?? [];
+  const targetFilter = containers.length
+    ? containers.map((c) => `${MNTNS} == ${c.mntns}`).join(' || ')
+    : facts.target?.pids?.length
+      ? facts.target.pids.map((p) => `pid == ${p}`).join(' || ')
+      : null;
+  const nsLevel = containers.length && !facts.target?.hostPids && facts.bpftrace.version.minor >= 20 ? (facts.target?.pidnsLevel ?? 0) : 0;
 
   const aggInfos = new Map<string, AggregationInfo>();
   for (const sym of analysis.aggs.values()) aggInfos.set(sym.name, aggregationInfo(sym, analysis));
@@ -65,6 +79,8 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       switch (a.kind) {
         case 'regs':
           return `arg${n}`;
+        case 'go-regs':
+          return `reg("${GO_ARG_REGS[n] ?? 'ax'}")`;
         case 'return':
           return 'retval';
         case 'syscall-return':
@@ -128,6 +144,12 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           return `(${field('ret')} < 0 ? -${field('ret')} : 0)`;
         case 'pid':
         case 'tid':
+          if (nsLevel > 0) return `curtask->${name === 'pid' ? 'group_leader->' : ''}thread_pid->numbers[${nsLevel}].nr`;
+          return name;
+        case 'container': {
+          // Hoisted by stringChoice below when there are several containers.
+          return bpfString(containers[0]?.name ?? '');
+        }
         case 'uid':
         case 'gid':
         case 'cpu':
@@ -172,9 +194,10 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     // load a string ternary); `subs` stands a branch in for the ternary while lowering.
     const subs = new Map<Expr, Expr>();
     const resolve = (e: Expr): Expr => subs.get(e) ?? e;
-    const stringTernary = (e: Expr): (Expr & { kind: 'Ternary' }) | undefined => {
+    const stringTernary = (e: Expr): Expr | undefined => {
       const r = resolve(e);
       if (r.kind === 'Ternary' && analysis.types.get(r) === 'string') return r;
+      if (r.kind === 'Ident' && r.name === 'container' && containers.length > 1) return r;
       for (const c of children(r)) {
         const t = stringTernary(c);
         if (t) return t;
@@ -206,7 +229,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
             return;
           }
           case 'MacroVar':
-            w.write(String(facts.target?.pid ?? 0));
+            w.write(String(nsLevel > 0 ? (facts.target?.nspid ?? facts.target?.pid ?? 0) : (facts.target?.pid ?? 0)));
             return;
           case 'SelfVar':
             internal.add(`@__self_${e.name}`);
@@ -562,16 +585,30 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
         }
         const t = stringTernary(s.expr);
         if (t) {
-          w.write('if (');
-          expr(t.cond);
-          w.write(') {').newline().indent();
-          subs.set(t, t.then);
-          stmts([s]);
-          w.dedent().write('} else {').newline().indent();
-          subs.set(t, t.else);
-          stmts([s]);
+          // One branch per value: if (c1) { S[t:=v1] } else { if (c2) ... else { S[t:=vn] } }
+          const choices: { cond: (() => void) | null; value: Expr }[] =
+            t.kind === 'Ternary'
+              ? [{ cond: () => expr(t.cond), value: t.then }, { cond: null, value: t.else }]
+              : containers.map((c, i) => ({
+                  cond: i === containers.length - 1 ? null : () => w.write(`${MNTNS} == ${c.mntns}`),
+                  value: { kind: 'Str', value: c.name, span: t.span } as Expr,
+                }));
+          let open = 0;
+          for (const ch of choices) {
+            if (ch.cond) {
+              w.write('if (');
+              ch.cond();
+              w.write(') {').newline().indent();
+            }
+            subs.set(t, ch.value);
+            stmts([s]);
+            if (ch.cond) {
+              w.dedent().write('} else {').newline().indent();
+              open++;
+            }
+          }
           subs.delete(t);
-          w.dedent().write('}').newline();
+          for (; open > 0; open--) w.dedent().write('}').newline();
           continue;
         }
         const e = s.expr;
@@ -608,7 +645,9 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     for (const p of normal) {
       const w = new Writer();
       const l = lowerFor(p, w, info.clause, false);
-      const filter = p.filter && (dotArgs ? p.filter.replace(/args->/g, 'args.') : p.filter);
+      const own = p.filter && (dotArgs ? p.filter.replace(/args->/g, 'args.') : p.filter);
+      const scoped = targetFilter && !p.attach.startsWith('interval:') ? targetFilter : null;
+      const filter = own && scoped ? `(${scoped}) && (${own})` : (own ?? scoped);
       const pred = info.clause.predicate;
       if (filter || pred) {
         w.write('/');
@@ -640,10 +679,11 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     }
   }
 
-  const special = (name: 'BEGIN' | 'END', list: { info: ClauseInfo; probe: ResolvedProbe }[], tail?: (w: Writer) => void) => {
-    if (list.length === 0 && !tail) return;
+  const special = (name: 'BEGIN' | 'END', list: { info: ClauseInfo; probe: ResolvedProbe }[], tail?: (w: Writer) => void, head?: (w: Writer) => void) => {
+    if (list.length === 0 && !tail && !head) return;
     const w = new Writer();
     w.write(name).newline().write('{').newline().indent();
+    head?.(w);
     for (const { info, probe } of list) {
       const l = lowerFor(probe, w, info.clause, name === 'END');
       if (info.clause.predicate) {
@@ -659,7 +699,8 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     out.append(w);
   };
 
-  special('BEGIN', begin);
+  // BEGIN fires once every probe is attached: its first line tells the runner so.
+  special('BEGIN', begin, undefined, (w) => w.write(`printf("${MARKER_BPF}ready\\n");`).newline());
   for (const b of bodies) out.append(b);
 
   const shown = [...aggInfos.values()];
@@ -714,7 +755,7 @@ function aggregationInfo(sym: AggSymbol, analysis: Analysis): AggregationInfo {
     };
   });
   const name = mapName(sym.name);
-  const base = { name, func: sym.func, keys, span: sym.span };
+  const base = { name, func: sym.func, valueLabel: sym.func === 'count' ? 'count' : sym.valueLabel, keys, span: sym.span };
   switch (sym.func) {
     case 'stddev':
       return { ...base, maps: sdMaps(sym.name) };

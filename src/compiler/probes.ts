@@ -13,6 +13,8 @@ import { SYSCALLS_X86_64 } from './syscalls.js';
 export type ArgSource =
   | { readonly kind: 'none' }
   | { readonly kind: 'regs' }
+  /** Go's register ABI (Go >= 1.17, amd64): integer arguments in AX, BX, CX, DI, SI, R8-R11. */
+  | { readonly kind: 'go-regs' }
   | { readonly kind: 'return'; readonly dtraceStyle: boolean }
   | { readonly kind: 'tracepoint'; readonly fields: readonly string[] | null }
   | { readonly kind: 'syscall-entry'; readonly fields: readonly string[] | null }
@@ -268,9 +270,11 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
   const wild = isWild(fn);
   const funcInfo = { func: wild ? null : fn, dynamicFunc: wild ? { expr: 'func', transform: 'none' as const } : null };
   if (name === 'entry' || name === '') {
-    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}`, args: { kind: 'regs' }, name: 'entry' }, diagnostics: [] };
+    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}`, args: entryArgs(binary, facts), name: 'entry' }, diagnostics: [] };
   }
   if (name === 'return') {
+    const refused = goReturnRefusal(binary, fn, desc, facts);
+    if (refused) return refused;
     return { probe: { ...common, ...funcInfo, attach: `uretprobe:${binary}:${quoteFunc(fn)}`, args: { kind: 'return', dtraceStyle: true }, name: 'return' }, diagnostics: [] };
   }
   if (/^(0x)?[0-9a-fA-F]+$/.test(name)) {
@@ -278,9 +282,26 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
       return fail(Codes.ProbeTypeUnavailable, `this bpftrace (${v(facts)}) cannot attach at an offset inside a function`, ['install bpftrace 0.20 or newer (scripts/setup.sh puts one in /opt/ctrace)']);
     }
     const off = name.startsWith('0x') ? name : `0x${name}`;
-    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}+${Number.parseInt(off, 16)}`, args: { kind: 'regs' }, name }, diagnostics: [] };
+    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}+${Number.parseInt(off, 16)}`, args: entryArgs(binary, facts), name }, diagnostics: [] };
   }
   return fail(Codes.BadProbeName, `a pid probe's name is entry, return or an offset, not '${name}'`);
+}
+
+/** Entry args of a uprobe on `binary`: Go's registers when it is a register-ABI Go binary. */
+function entryArgs(binary: string, facts: Facts): ArgSource {
+  return facts.binaries?.[binary]?.go?.regabi ? { kind: 'go-regs' } : { kind: 'regs' };
+}
+
+/** A uretprobe on a Go function crashes the program when its stack moves: never emit one. */
+function goReturnRefusal(binary: string, fn: string, desc: ProbeDesc, facts: Facts): ProbeResult | null {
+  const go = facts.binaries?.[binary]?.go;
+  if (!go) return null;
+  return {
+    probe: null,
+    diagnostics: [error(Codes.GoReturnProbeUnsupported, `${fn} is a Go function (${go.version}): a return probe there would crash the program, so it is refused`, desc.span, [
+      'measure from entry to entry of the next call, or probe the callee\'s entry, until Go return probes land (issue 4)',
+    ])],
+  };
 }
 
 function v(facts: Facts): string {
@@ -322,14 +343,18 @@ function resolveUprobe(desc: ProbeDesc, parts: string[], which: 'entry' | 'retur
   }
   const wild = isWild(fn);
   const kind = which === 'entry' ? 'uprobe' : 'uretprobe';
+  if (which === 'return') {
+    const refused = goReturnRefusal(bin, fn, desc, facts);
+    if (refused) return refused;
+  }
   return {
     probe: {
       attach: `${kind}:${bin}:${offset ? `${quoteFunc(offset[1]!)}+${Number(offset[2])}` : quoteFunc(fn)}`,
       special: null,
-      args: which === 'entry' ? { kind: 'regs' } : { kind: 'return', dtraceStyle: false },
+      args: which === 'entry' ? entryArgs(bin, facts) : { kind: 'return', dtraceStyle: false },
       provider: kind, module: bin.split('/').pop() ?? bin, func: wild ? null : fn, name: which,
       dynamicFunc: wild ? { expr: 'func', transform: 'none' } : null,
-      filter: facts.target ? null : null,
+      filter: null,
       binary: bin,
     },
     diagnostics: [],
@@ -399,6 +424,28 @@ export function tracepointsNeeded(descs: Iterable<ProbeDesc>): string[] {
     } else if ((parts[0] === 'tracepoint' || parts[0] === 't') && parts.length === 3 && !isWild(parts[1]!) && !isWild(parts[2]!)) {
       out.add(`${parts[1]}:${parts[2]}`);
     }
+  }
+  return [...out];
+}
+
+/** Paths inside the target the program names (uprobe/usdt binaries, pid modules given as paths). */
+export function pathsNeeded(descs: Iterable<ProbeDesc>): string[] {
+  const out = new Set<string>();
+  for (const d of descs) {
+    const parts = d.parts.map((p) => p.value);
+    const head = parts[0] ?? '';
+    if (/^(uprobe|u|uretprobe|ur|usdt|U)$/.test(head) && parts.length >= 3 && parts[1]!.startsWith('/')) out.add(parts[1]!);
+    if (/^pid(\$target|\d+)$/.test(head) && parts[1]?.startsWith('/')) out.add(parts[1]);
+  }
+  return [...out];
+}
+
+/** Host paths of the binaries the resolved probes attach to (for Go detection). */
+export function probeBinaries(descs: Iterable<ProbeDesc>, facts: Facts): string[] {
+  const out = new Set<string>();
+  for (const d of descs) {
+    const r = resolveProbe(d, { ...facts, binaries: {} });
+    if (r.probe?.binary) out.add(r.probe.binary);
   }
   return [...out];
 }

@@ -36,6 +36,8 @@ export interface AggregationInfo {
   /** As the user wrote it: '@lat', '@' for the anonymous one. */
   readonly name: string;
   readonly func: AggFunc;
+  /** The value column's header: the call as written, e.g. 'sum(arg2)'. */
+  readonly valueLabel?: string;
   readonly keys: readonly KeyInfo[];
   /** bpftrace map names, e.g. ['@lat'] or ['@__sd_lat_n', '@__sd_lat_s', '@__sd_lat_ss']. */
   readonly maps: readonly string[];
@@ -82,6 +84,7 @@ export interface SourceMap {
  *   printa:N begin of printa number N (a format lives in CompiledProgram.printa[N]); maps up to `end`
  *   end      end of a group
  *   final    the program is exiting: map events after this are bpftrace's exit print
+ *   ready    first thing BEGIN prints: every probe is attached
  */
 export const MARKER = '\u001fctrace:';
 export const MARKER_BPF = '\\037ctrace:';

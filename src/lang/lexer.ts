@@ -88,6 +88,8 @@ class Scanner {
   /** Stray top-level tokens are reported once per run, not once each. */
   private junkRun = false;
   private swallowedFrom: number;
+  /** End of a run of punctuation already found not to be a probe description. */
+  private notProbeUntil = 0;
 
   constructor(private readonly text: string) {
     this.len = text.length;
@@ -200,7 +202,7 @@ class Scanner {
   private lexTop(): void {
     const c = this.text[this.pos]!;
     if (c === '#') return this.lexHash(true);
-    if ((isProbeChar(c) || c === ':' || c === '"') && this.lexProbe()) return;
+    if ((isProbeChar(c) || c === ':' || c === '"') && this.pos >= this.notProbeUntil && this.lexProbe()) return;
     const single = c === '/' ? T.PredOpen : c === '{' ? T.LCurly : c === '<' ? T.LAngle : c === ',' ? T.Comma : null;
     if (single) {
       this.emitTop(T.makeToken(single, this.text, this.pos, this.pos + 1));
@@ -251,7 +253,11 @@ class Scanner {
       wordy = true;
       p++;
     }
-    if (!wordy) return false;
+    if (!wordy) {
+      // No suffix of this run is a probe either: do not rescan it token by token.
+      this.notProbeUntil = p;
+      return false;
+    }
     this.emitTop(T.makeToken(T.ProbeDesc, s, start, p, { kind: 'probe', parts }));
     this.pos = p;
     return true;
@@ -261,17 +267,19 @@ class Scanner {
   private lexHash(top: boolean): void {
     const s = this.text;
     const start = this.pos;
+    let p = start + 1;
+    while (s[p] === ' ' || s[p] === '\t') p++;
+    const pragma = s.startsWith('pragma', p) && !isIdentPart(s[p + 6]);
+    if (!pragma && !top) {
+      this.diag(Codes.UnexpectedCharacter, "unexpected character '#'", start, start + 1);
+      this.pos = start + 1;
+      return;
+    }
     const end = this.lineEnd(start);
-    const line = s.slice(start, end);
-    const contentEnd = start + line.trimEnd().length;
-    const m = /^#[ \t]*pragma(?![\w])/.exec(line);
-    if (!m) {
-      const word = /^#[ \t]*[\w!]*/.exec(line)![0];
-      if (!top) {
-        this.diag(Codes.UnexpectedCharacter, "unexpected character '#'", start, start + 1);
-        this.pos = start + 1;
-        return;
-      }
+    const contentEnd = start + s.slice(start, end).trimEnd().length;
+    if (!pragma) {
+      while (isIdentPart(s[p]) || s[p] === '!') p++;
+      const word = s.slice(start, p);
       this.diag(Codes.BadPragma, word.length > 1 ? `unsupported directive '${word}'` : "unexpected '#'", start, start + Math.max(1, word.length),
         ['the only directive is #pragma, e.g. #pragma D option quiet']);
       this.pos = end;
@@ -282,7 +290,7 @@ class Scanner {
       this.diag(Codes.BadPragma, "'#pragma' must appear outside clauses", start, contentEnd);
       return;
     }
-    let p = start + m[0].length;
+    p += 'pragma'.length;
     const skipBlanks = (): void => {
       while (s[p] === ' ' || s[p] === '\t') p++;
     };

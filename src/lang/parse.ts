@@ -11,7 +11,7 @@ import { Codes, error, type Diagnostic } from './diagnostics.js';
 import { ANGLE_HINT, lex, type Item, type LexResult } from './lexer.js';
 import { parser } from './parser.js';
 import type { Source, Span } from './source.js';
-import type { SyntaxProblem } from './syntax-messages.js';
+import { TooManyErrors, type SyntaxProblem } from './syntax-messages.js';
 
 export function parse(source: Source): { program: Program; diagnostics: Diagnostic[] } {
   const text = source.text;
@@ -20,16 +20,17 @@ export function parse(source: Source): { program: Program; diagnostics: Diagnost
   try {
     const lexed = lex(text);
     diagnostics.push(...lexed.diagnostics);
-    const lexicalStarts = new Set(lexed.diagnostics.map((d) => d.span.start));
+    const lexicalStarts = lexed.diagnostics.map((d) => d.span.start).sort((a, b) => a - b);
+    const lexicalAt = new Set(lexicalStarts);
     lexed.items.forEach((item, i) => {
       if (item.kind === 'pragma') {
         const p = buildPragma(lexed.tokens[item.token]!);
         if (p) items.push(p);
         return;
       }
-      const { clause, diagnostic } = parseClause(source, lexed, item, lexed.items[i - 1]);
+      const { clause, diagnostic } = parseClause(source, lexed, lexicalStarts, item, lexed.items[i - 1]);
       if (clause) items.push(clause);
-      if (diagnostic && !lexicalStarts.has(diagnostic.span.start)) diagnostics.push(diagnostic);
+      if (diagnostic && !lexicalAt.has(diagnostic.span.start)) diagnostics.push(diagnostic);
     });
   } catch (e) {
     // Not expected; but a compiler front end must answer with a diagnostic, not a crash.
@@ -39,44 +40,67 @@ export function parse(source: Source): { program: Program; diagnostics: Diagnost
   return { program: { kind: 'Program', items, span: { start: 0, end: text.length } }, diagnostics };
 }
 
+interface Found {
+  readonly span: Span;
+  readonly problem: SyntaxProblem;
+}
+
 function parseClause(
   source: Source,
   lexed: LexResult,
+  lexicalStarts: readonly number[],
   item: Extract<Item, { kind: 'clause' }>,
   previous: Item | undefined,
 ): { clause: Clause | null; diagnostic: Diagnostic | null } {
   const tokens = lexed.tokens.slice(item.from, item.to);
   const follow = lexed.tokens[item.to];
-  const atEnd = follow === undefined;
+  // Errors at the clause's end point at what follows it, or past the input's last token.
   const endSpan = (follow && tokenSpan(follow)) ?? endOfInput(lexed.tokens, source.text.length);
-  let clause: Clause | null = null;
-  let found: { span: Span; problem: SyntaxProblem }[] = [];
-  try {
-    parser.messages.begin(source, tokens);
-    const cst = parser.parseClause(tokens);
-    for (const ex of parser.errors) {
-      const problem = parser.messages.problemOf(ex.message) ?? problemOf('syntax error');
-      found.push({ span: tokenSpan(ex.token) ?? endSpan, problem });
-    }
-    for (const ae of parser.actionErrors) {
-      found.push({ span: tokenSpan(ae.token) ?? endSpan, problem: problemOf(ae.message) });
-    }
-    clause = buildClause(cst);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    const first = tokens[0];
-    const span = (first && tokenSpan(first)) ?? endSpan;
-    found = [{ span, problem: problemOf('this clause is nested too deeply to parse') }];
-  }
+  const { clause, found } = runParser(source, tokens, endSpan);
   // An unterminated comment ran to the end: what the parser then missed is its echo.
-  if (atEnd && lexed.swallowedFrom < source.text.length) found = found.filter((f) => f.span !== endSpan);
-  found.sort((a, b) => a.span.start - b.span.start);
-  const first = found[0];
-  if (first && lexicalCause(lexed, tokens, first.span.start)) return { clause, diagnostic: null };
-  if (!first) return { clause, diagnostic: null };
+  const swallowed = follow === undefined && lexed.swallowedFrom < source.text.length;
+  let first: Found | undefined;
+  for (const f of found) {
+    if (swallowed && f.span === endSpan) continue;
+    if (!first || f.span.start < first.span.start) first = f;
+  }
+  if (!first || lexicalCause(lexicalStarts, tokens, first.span.start)) return { clause, diagnostic: null };
   const hints = [...first.problem.hints];
   if (followsAngleCloseOnSameLine(source.text, lexed.tokens, first.span.start, previous)) hints.push(ANGLE_HINT);
   return { clause, diagnostic: error(first.problem.code, first.problem.message, first.span, hints, first.problem.related) };
+}
+
+/** Parses one clause's tokens into a Clause (partial if need be), with every syntax error found. */
+function runParser(source: Source, tokens: IToken[], endSpan: Span): { clause: Clause | null; found: Found[] } {
+  const collect = (): Found[] => [
+    ...parser.errors.map((ex) => ({ span: tokenSpan(ex.token) ?? endSpan, problem: parser.messages.problemOf(ex.message) ?? problemOf('syntax error') })),
+    ...parser.actionErrors.map((ae) => ({ span: tokenSpan(ae.token) ?? endSpan, problem: problemOf(ae.message) })),
+  ];
+  try {
+    parser.messages.begin(source, tokens);
+    try {
+      const cst = parser.parseClause(tokens);
+      return { clause: buildClause(cst), found: collect() };
+    } catch (e) {
+      if (!(e instanceof TooManyErrors)) throw e;
+      // Hostile input: keep the errors so far, and build what precedes the first of them.
+      const found = collect();
+      const firstAt = found.reduce((m, f) => Math.min(m, f.span.start), Infinity);
+      const prefix = tokens.filter((t) => t.startOffset < firstAt);
+      parser.messages.begin(source, prefix);
+      let clause: Clause | null = null;
+      try {
+        clause = buildClause(parser.parseClause(prefix));
+      } catch (again) {
+        if (!(again instanceof TooManyErrors)) throw again;
+      }
+      return { clause, found };
+    }
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const first = tokens[0];
+    return { clause: null, found: [{ span: (first && tokenSpan(first)) ?? endSpan, problem: problemOf('this clause is nested too deeply to parse') }] };
+  }
 }
 
 function problemOf(message: string): SyntaxProblem {
@@ -87,13 +111,21 @@ function problemOf(message: string): SyntaxProblem {
  * A lexical error on the token before a syntax error, or on characters dropped between the
  * two, is its cause (an unterminated string ate the ';'; a stray '`' left a gap): report that only.
  */
-function lexicalCause(lexed: LexResult, tokens: readonly IToken[], at: number): boolean {
+function lexicalCause(lexicalStarts: readonly number[], tokens: readonly IToken[], at: number): boolean {
   let prevStart = at;
   for (const t of tokens) {
     if (t.startOffset >= at) break;
     prevStart = t.startOffset;
   }
-  return lexed.diagnostics.some((d) => d.span.start >= prevStart && d.span.start <= at);
+  // First lexical diagnostic at or after prevStart (starts are sorted).
+  let lo = 0;
+  let hi = lexicalStarts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (lexicalStarts[mid]! < prevStart) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < lexicalStarts.length && lexicalStarts[lo]! <= at;
 }
 
 /** An error right after a `< >` block, on the same line, is most likely a '>' that closed it too early. */

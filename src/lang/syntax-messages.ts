@@ -38,6 +38,13 @@ const OPENER_OF: ReadonlyMap<TokenType, { readonly open: TokenType; readonly wha
   [T.PredClose, { open: T.PredOpen, what: 'the predicate' }],
 ]);
 
+/**
+ * Thrown by the provider once a clause has this many errors: only its first is reported, and
+ * chevrotain's recovery costs grow with every further error (hostile input can make thousands).
+ */
+export class TooManyErrors extends Error {}
+const MAX_ERRORS_PER_CLAUSE = 25;
+
 export class SyntaxMessages implements IParserErrorMessageProvider {
   readonly problems: SyntaxProblem[] = [];
   private source: Source | null = null;
@@ -135,6 +142,8 @@ export class SyntaxMessages implements IParserErrorMessageProvider {
 
   /** The unclosed opener that `closer` should have matched, scanning back from `at`. */
   private findOpener(open: TokenType, close: TokenType, at: IToken): IToken | undefined {
+    // Only the first errors of a clause are reported: spare recovery's later ones the linear scan.
+    if (this.problems.length > 2) return undefined;
     const idx = this.tokens.indexOf(at);
     let depth = 0;
     for (let i = (idx < 0 ? this.tokens.length : idx) - 1; i >= 0; i--) {
@@ -149,6 +158,7 @@ export class SyntaxMessages implements IParserErrorMessageProvider {
   }
 
   private add(message: string, hints: string[] = [], related: Related[] = [], code: Code = Codes.SyntaxError): string {
+    if (this.problems.length >= MAX_ERRORS_PER_CLAUSE) throw new TooManyErrors();
     this.problems.push({ code, message, hints, related });
     return String(this.problems.length - 1);
   }

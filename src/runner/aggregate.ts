@@ -78,6 +78,7 @@ export function buildAggregation(info: AggregationInfo, maps: ReadonlyMap<string
   const kinds = mapKeyKinds(info);
   const base = {
     name: info.name,
+    ...(info.valueLabel ? { valueLabel: info.valueLabel } : {}),
     keys: info.keys,
     ...(info.normalize !== undefined ? { normalize: info.normalize } : {}),
     ...(info.truncate !== undefined ? { truncate: info.truncate } : {}),

@@ -171,6 +171,11 @@ function markerOf(text: string): BpfEvent | null {
   return i === -1 ? { type: 'marker', kind: body, arg: null } : { type: 'marker', kind: body.slice(0, i), arg: body.slice(i + 1) };
 }
 
+/** Why a value could not be read; converters return it instead of throwing. */
+class Bad {
+  constructor(readonly why: string) {}
+}
+
 /** Decodes one map; a string return is the reason it could not be read. */
 function decodeMap(type: 'map' | 'hist' | 'stats', name: string, v: JsonValue, opts: DecodeOptions): MapData | string {
   const kinds = opts.keyKinds?.(name);
@@ -183,39 +188,43 @@ function decodeMap(type: 'map' | 'hist' | 'stats', name: string, v: JsonValue, o
         : type === 'stats'
           ? isObject(v) && !isStatsObject(v)
           : isObject(v);
-  const entries = <V>(conv: (x: JsonValue) => V | string): MapEntry<V>[] | string => {
+  const entries = <V>(conv: (x: JsonValue) => V | Bad): MapEntry<V>[] | Bad => {
     if (!keyed) {
       const value = conv(v);
-      return typeof value === 'string' && type !== 'map' ? value : [{ key: [], rawKey: null, value: value as V }];
+      return value instanceof Bad ? value : [{ key: [], rawKey: null, value }];
     }
-    if (!isObject(v)) return 'keyed map is not an object';
+    if (!isObject(v)) return new Bad('keyed map is not an object');
     const out: MapEntry<V>[] = [];
     for (const [k, x] of Object.entries(v)) {
       const value = conv(x);
-      if (typeof value === 'string' && type !== 'map') return value;
+      if (value instanceof Bad) return value;
       const rawKey = opts.doubleEscapedKeys ? unescapeKey(k) : k;
-      out.push({ key: splitKey(rawKey, kinds), rawKey, value: value as V });
+      out.push({ key: splitKey(rawKey, kinds), rawKey, value });
     }
     return out;
   };
-  if (type === 'map') {
-    const e = entries<JsonValue>((x) => x);
-    return typeof e === 'string' ? e : { kind: 'scalar', name, keyed, entries: e };
+  switch (type) {
+    case 'map': {
+      const e = entries<JsonValue>((x) => x);
+      return e instanceof Bad ? e.why : { kind: 'scalar', name, keyed, entries: e };
+    }
+    case 'hist': {
+      const e = entries(toBuckets);
+      return e instanceof Bad ? e.why : { kind: 'hist', name, keyed, entries: e };
+    }
+    case 'stats': {
+      const e = entries(toStats);
+      return e instanceof Bad ? e.why : { kind: 'stats', name, keyed, entries: e };
+    }
   }
-  if (type === 'hist') {
-    const e = entries<readonly Bucket[]>(toBuckets);
-    return typeof e === 'string' ? e : { kind: 'hist', name, keyed, entries: e };
-  }
-  const e = entries<StatsValue>(toStats);
-  return typeof e === 'string' ? e : { kind: 'stats', name, keyed, entries: e };
 }
 
 /** bpftrace buckets are inclusive {min, max}; a missing min is the "< 0"/"< min" bucket, a missing max the ">= max" one. */
-function toBuckets(x: JsonValue): readonly Bucket[] | string {
-  if (!Array.isArray(x)) return 'histogram is not an array';
+function toBuckets(x: JsonValue): readonly Bucket[] | Bad {
+  if (!Array.isArray(x)) return new Bad('histogram is not an array');
   const out: Bucket[] = [];
   for (const b of x) {
-    if (!isObject(b) || typeof b['count'] !== 'number') return 'bucket without a count';
+    if (!isObject(b) || typeof b['count'] !== 'number') return new Bad('bucket without a count');
     const min = b['min'];
     const max = b['max'];
     out.push({
@@ -227,13 +236,13 @@ function toBuckets(x: JsonValue): readonly Bucket[] | string {
   return out;
 }
 
-function toStats(x: JsonValue): StatsValue | string {
+function toStats(x: JsonValue): StatsValue | Bad {
   if (typeof x === 'number') return { average: x };
   if (isStatsObject(x)) {
     const o = x as Record<string, number>;
     return { average: o['average']!, count: o['count']!, total: o['total']! };
   }
-  return 'stats value is neither a number nor {count, average, total}';
+  return new Bad('stats value is neither a number nor {count, average, total}');
 }
 
 function isStatsObject(x: unknown): boolean {

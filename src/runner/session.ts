@@ -24,7 +24,7 @@ export interface RunOptions {
   readonly output: 'table' | 'json';
   readonly stdout: OutStream;
   readonly stderr: OutStream;
-  /** Stop (as by Ctrl-C) after this long. */
+  /** Stop (as by Ctrl-C) this long after bpftrace was started (its start-up, ~0.3 s, included). */
   readonly durationMs?: number;
   /** Environment for bpftrace and for colour decisions; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
@@ -69,6 +69,20 @@ const MAX_INLINE_PROGRAM = 100 * 1024;
 const READY_FALLBACK_MS = 500;
 
 let setprivPath: string | null | undefined;
+
+type Emitter = { on?: (ev: string, f: (e?: unknown) => void) => unknown; off?: (ev: string, f: (e?: unknown) => void) => unknown };
+const absorbing = new WeakSet<object>();
+
+/**
+ * Write errors on stdout (EPIPE when the reader quits) arrive asynchronously, possibly after a
+ * run ended; one lasting no-op listener per stream keeps them from crashing the process.
+ */
+function absorbWriteErrors(stream: object): void {
+  const e = stream as Emitter;
+  if (absorbing.has(stream) || typeof e.on !== 'function') return;
+  absorbing.add(stream);
+  e.on('error', () => {});
+}
 
 /** util-linux setpriv, which can set a parent-death signal before exec'ing bpftrace. */
 function findSetpriv(): string | null {
@@ -118,9 +132,15 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     let tmpDir: string | null = null;
     let programFile: string | null = null;
     if (compiled.text.length > MAX_INLINE_PROGRAM) {
-      tmpDir = mkdtempSync(join(tmpdir(), 'ctrace-'));
-      programFile = join(tmpDir, 'program.bt');
-      writeFileSync(programFile, compiled.text, { mode: 0o600 });
+      try {
+        tmpDir = mkdtempSync(join(tmpdir(), 'ctrace-'));
+        programFile = join(tmpDir, 'program.bt');
+        writeFileSync(programFile, compiled.text, { mode: 0o600 });
+      } catch (e) {
+        if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+        resolve(failed(`could not write the program to a temporary file: ${e instanceof Error ? e.message : String(e)}`));
+        return;
+      }
     }
     const argv = bpftraceArgv(compiled, opts.extraArgs ?? [], programFile);
     const setpriv = findSetpriv();
@@ -198,10 +218,8 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       // Our process is exiting with bpftrace still running: it must not outlive us.
       if (!finished) child.kill('SIGKILL');
     };
-    let outputClosed = false;
     const onOutError = () => {
       // The reader went away (`trace ... | head`): stop writing, and stop bpftrace.
-      outputClosed = true;
       presenter.closeStdout();
       stop('output-closed');
     };
@@ -219,7 +237,8 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       process.on('SIGTERM', onSignal);
     }
     process.on('exit', onExit);
-    const stdoutEmitter = opts.stdout as unknown as { on?: (ev: string, f: () => void) => void; off?: (ev: string, f: () => void) => void };
+    const stdoutEmitter = opts.stdout as unknown as Emitter;
+    absorbWriteErrors(opts.stdout);
     stdoutEmitter.on?.('error', onOutError);
     if (opts.signal) {
       if (opts.signal.aborted) queueMicrotask(onAbort);
@@ -236,9 +255,10 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       for (const line of errLines.push(chunk)) for (const d of stderrParser.push(line)) onDiag(d);
     });
     child.on('error', (e) => {
+      // Only a failed start matters (ENOENT, EACCES); no 'close' will follow it.
+      if (child.pid !== undefined) return;
       spawnError = e;
-      // Never started (ENOENT, EACCES): no 'close' will tell us more.
-      if (child.pid === undefined) done(null, null);
+      done(null, null);
     });
     child.on('close', (code, sig) => done(code, sig));
 
@@ -278,8 +298,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('exit', onExit);
-      // After EPIPE more write errors may still arrive; the (idle) listener stays to absorb them.
-      if (!outputClosed) stdoutEmitter.off?.('error', onOutError);
+      stdoutEmitter.off?.('error', onOutError);
       opts.signal?.removeEventListener('abort', onAbort);
       if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
     }

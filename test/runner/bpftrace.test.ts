@@ -1,7 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { featuresOf, parseInfo } from '../../src/runner/bpftrace-info.js';
 import { findBpftrace, getBpftraceInfo, locateBpftrace, NOT_FOUND } from '../../src/runner/bpftrace.js';
 import { fixtureText } from './fixtures.js';
@@ -48,6 +48,7 @@ describe('locateBpftrace', () => {
   const prefixed = fake(join(prefix, 'bin', 'bpftrace'));
   const onPath = fake(join(dir, 'path', 'bpftrace'));
   const env = { TRACE_BPFTRACE: fromEnv, TRACE_PREFIX: prefix, PATH: join(dir, 'path') };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('follows the order: --bpftrace, TRACE_BPFTRACE, TRACE_PREFIX, PATH', () => {
     expect(locateBpftrace({ explicit, env })).toEqual({ ok: true, path: explicit });

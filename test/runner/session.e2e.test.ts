@@ -1,12 +1,12 @@
 // Real bpftrace, both versions, with hand-written CompiledProgram objects.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER_BPF } from '../../src/compiler/program.js';
 import type { ScalarAggregation } from '../../src/runner/aggregate.js';
 import { getBpftraceInfo, type BpftraceInfo } from '../../src/runner/bpftrace.js';
@@ -22,6 +22,8 @@ writeFileSync(target, 'x\n');
 const COMM = 'ctrace-e2e-cat';
 const cat = join(work, COMM);
 copyFileSync('/bin/cat', cat);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const poke = (n = 3) => {
   for (let i = 0; i < n; i++) execFileSync(cat, [target]);
@@ -175,6 +177,14 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
     expect(r.exitCode).toBe(1);
     expect(r.errors.length).toBeGreaterThan(0);
     expect(r.message).toMatch(/^bpftrace failed: (No probes to attach|Could not resolve symbol)/);
+  });
+
+  it('passes a program over 100 KiB through a temporary file', async () => {
+    const { stdout, o } = opts();
+    const text = `// ${'x'.repeat(110 * 1024)}\nBEGIN { @n = count(); exit(); }\nEND { printf("${MARKER_BPF}final\\n"); }\n`;
+    const r = await runProgram(program(text, [agg('@n', 'count')]), o);
+    expect(r.exitCode, r.message).toBe(0);
+    expect(stdout.text).toMatch(/│\s+1 │/);
   });
 
   it('reports a missing bpftrace binary as a value', async () => {
