@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
+import { demoCommand } from './commands/demo.js';
 
 const EXAMPLES = `
 Examples:
@@ -109,6 +110,18 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
         },
         io,
       );
+    });
+
+  program
+    .command('demo')
+    .description('start a demo microservice app (3 Go services in podman containers), load it, and trace it live')
+    .option('--step <duration>', 'how long each traced step runs', '8s')
+    .option('--keep', 'leave the demo containers running afterwards', false)
+    .option('--bpftrace <path>', 'bpftrace binary to use')
+    .action(async (o: { step: string; keep: boolean; bpftrace?: string }) => {
+      const stepMs = parseDuration(o.step);
+      if (stepMs === undefined) return void ((code = 2), fail(io, `bad --step '${o.step}': use a duration like 8s`));
+      code = await demoCommand({ stepMs, keep: o.keep, ...(o.bpftrace ? { bpftrace: o.bpftrace } : {}) }, io);
     });
 
   try {

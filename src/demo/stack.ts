@@ -343,6 +343,8 @@ export interface LoadOptions {
   path?: string;
   /** Kill the load generator after this long (default: duration or 2 min, plus 60 s). */
   timeoutMs?: number;
+  /** Stops the load generator early (its summary is then not available). */
+  signal?: AbortSignal;
 }
 
 export interface LoadSummary {
@@ -396,7 +398,7 @@ export async function runLoadgen(loadgen: string, urlPattern: string, o: LoadOpt
   if (o.ms) args.push('-ms', intList('ms', o.ms));
   if (o.seed) args.push('-seed', String(o.seed));
   const timeout = o.timeoutMs ?? (o.durationMs ?? 120_000) + 60_000;
-  const r = await execa(loadgen, args, { reject: false, timeout, stdin: 'ignore' });
+  const r = await execa(loadgen, args, { reject: false, timeout, stdin: 'ignore', ...(o.signal ? { cancelSignal: o.signal } : {}) });
   if (r.exitCode !== 0 || r.failed) {
     throw new Error(`loadgen failed${r.timedOut ? ' (timed out)' : ''}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
   }

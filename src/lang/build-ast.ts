@@ -29,7 +29,7 @@ import { payloadOf } from './tokens.js';
 type Toks = IToken[] | undefined;
 type Nodes = CstNode[] | undefined;
 
-interface ClauseCtx { ProbeDesc?: IToken[]; predicate?: CstNode[]; braceBlock?: CstNode[]; angleBlock?: CstNode[] }
+interface ClauseCtx { ProbeDesc?: Toks; predicate?: Nodes; braceBlock?: Nodes; angleBlock?: Nodes }
 interface PredicateCtx { PredOpen?: Toks; expression?: Nodes; PredClose?: Toks }
 interface BraceBlockCtx { LCurly?: Toks; statement?: Nodes; RCurly?: Toks }
 interface AngleBlockCtx { LAngle?: Toks; statement?: Nodes; AngleClose?: Toks }

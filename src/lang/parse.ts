@@ -12,6 +12,7 @@ import { ANGLE_HINT, lex, type Item, type LexResult } from './lexer.js';
 import { parser } from './parser.js';
 import type { Source, Span } from './source.js';
 import { TooManyErrors, type SyntaxProblem } from './syntax-messages.js';
+import * as T from './tokens.js';
 
 export function parse(source: Source): { program: Program; diagnostics: Diagnostic[] } {
   const text = source.text;
@@ -83,18 +84,20 @@ function runParser(source: Source, tokens: IToken[], endSpan: Span): { clause: C
       return { clause: buildClause(cst), found: collect() };
     } catch (e) {
       if (!(e instanceof TooManyErrors)) throw e;
-      // Hostile input: keep the errors so far, and build what precedes the first of them.
+      // Hostile input: keep the errors so far, and build what precedes the first of them,
+      // or failing that (deep unclosed nesting errs once per level), the clause's header.
       const found = collect();
       const firstAt = found.reduce((m, f) => Math.min(m, f.span.start), Infinity);
-      const prefix = tokens.filter((t) => t.startOffset < firstAt);
-      parser.messages.begin(source, prefix);
-      let clause: Clause | null = null;
-      try {
-        clause = buildClause(parser.parseClause(prefix));
-      } catch (again) {
-        if (!(again instanceof TooManyErrors)) throw again;
+      const blockAt = tokens.findIndex((t) => t.tokenType === T.LCurly || t.tokenType === T.LAngle);
+      for (const prefix of [tokens.filter((t) => t.startOffset < firstAt), tokens.slice(0, blockAt < 0 ? tokens.length : blockAt)]) {
+        parser.messages.begin(source, prefix);
+        try {
+          return { clause: buildClause(parser.parseClause(prefix)), found };
+        } catch (again) {
+          if (!(again instanceof TooManyErrors)) throw again;
+        }
       }
-      return { clause, found };
+      return { clause: null, found };
     }
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;

@@ -835,6 +835,15 @@ describe('robustness', () => {
     expect(r.program.span).toEqual({ start: 0, end: text.length });
   });
 
+  it('stays fast on input that makes an error per token, keeping the clause up to the first', () => {
+    const t0 = performance.now();
+    const r = run(`BEGIN { ok = 1; ${'if '.repeat(20000)}}\nEND { ${'x[ '.repeat(200)} }\ntick-1s { ${'#'.repeat(1000)} }`);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(r.diagnostics[0]).toMatchObject({ message: "expected '(' after 'if', found 'if'", span: { start: 19, end: 21 } });
+    expect((r.program.items[0] as Clause).body.map(stmtSexpr)).toEqual(['(= ok 1)']);
+    expect(r.program.items.map((i) => (i as Clause).probes[0]!.text)).toEqual(['BEGIN', 'END', 'tick-1s']);
+  });
+
   it('parses a 200-clause program in a few milliseconds once warm', () => {
     const text = Array.from({ length: 200 }, (_, i) => `syscall::read:entry /pid == ${i}/ { @[execname] = count(); self->ts = timestamp; }\n`).join('');
     const source = new Source('big.d', text);
