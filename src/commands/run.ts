@@ -2,9 +2,9 @@
 
 import { readFileSync } from 'node:fs';
 import { compileAst } from '../compiler/compile.js';
-import { REFERENCE_FACTS, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
+import { REFERENCE_FACTS, type BinaryFacts, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
 import { mapPosition } from '../compiler/emitter.js';
-import { pathsNeeded, probeBinaries, tracepointsNeeded } from '../compiler/probes.js';
+import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
 import type { ProbeDesc } from '../lang/ast.js';
 import { binaryInfo } from '../runner/elf.js';
 import { resolveTargets, watchTargets, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
@@ -102,6 +102,18 @@ export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
   };
 }
 
+/** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes. */
+async function binaryFacts(wanted: Map<string, Set<string>>): Promise<Record<string, BinaryFacts>> {
+  const out: Record<string, BinaryFacts> = {};
+  for (const [bin, fns] of wanted) {
+    const info = binaryInfo(bin);
+    if ('error' in info) continue; // bpftrace reports a missing binary in its own words
+    out[bin] = { go: info.go };
+    void fns;
+  }
+  return out;
+}
+
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
   const loaded = loadProgram(opts);
   if ('error' in loaded) {
@@ -156,13 +168,7 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
     fail(io, gathered.message);
     return 1;
   }
-  // Go binaries get Go's ABI for arguments (and never a uretprobe).
-  const binaries: Record<string, { go: { version: string; regabi: boolean } | null }> = {};
-  for (const bin of probeBinaries(descs, gathered.facts)) {
-    const info = binaryInfo(bin);
-    if (!('error' in info)) binaries[bin] = { go: info.go };
-  }
-  const facts = { ...gathered.facts, binaries };
+  const facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts)) };
 
   const compiled = compileAst(parsed.program, source, facts, { intervalMs: opts.intervalMs, quiet: opts.quiet }, parsed.diagnostics);
   printDiagnostics(compiled.diagnostics, source, io);

@@ -40,6 +40,7 @@ export const BUILTIN_VARS: Readonly<Record<string, BuiltinVar>> = {
   stack: { type: 'stack', doc: 'kernel stack, as a key' },
   ustack: { type: 'stack', doc: 'user stack, as a key' },
   curthread: { type: 'ptr', doc: 'the current task_struct (BTF-typed)' },
+  goid: { type: 'int', doc: 'the current goroutine id (Go probes)' },
   container: { type: 'string', doc: 'name of the traced container the event came from (-c)' },
   // bpftrace's own names, for users coming from bpftrace
   comm: { type: 'string', doc: 'process name (bpftrace name of execname)' },
@@ -112,6 +113,7 @@ export const FUNCTIONS: Readonly<Record<string, BuiltinFunction>> = {
   strlen: subr(1, 1, 'int', 'strlen(s)', 'not available: bpftrace has no strlen'),
   strjoin: subr(2, 2, 'string', 'strjoin(a, b)', 'not available: bpftrace has no string concatenation'),
   ksym: subr(1, 1, 'string', 'ksym(addr)', 'kernel symbol name of an address'),
+  gostr: subr(2, 2, 'string', 'gostr(ptr, len)', 'a Go string from its pointer and length (two argument registers)'),
   usym: subr(1, 1, 'string', 'usym(addr)', 'user symbol name of an address'),
   ntop: subr(1, 2, 'string', 'ntop([af,] addr)', 'an IPv4/IPv6 address as text'),
   kstack: subr(0, 1, 'stack', 'kstack([depth])', 'kernel stack'),

@@ -193,9 +193,24 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         case 'Member': {
           if (e.object.kind === 'Ident' && e.object.name === 'args') {
             a.types.set(e.object, 'unknown');
+            const goParams = probes.flatMap((p) => (p.args.kind === 'go-regs' && p.args.params ? [p.args.params] : []));
+            if (goParams.length) {
+              const found = goParams.map((ps) => ps.find((x) => x.name === e.property));
+              const missing = found.findIndex((x) => !x);
+              if (missing >= 0) {
+                const names = goParams[missing]!.map((x) => x.name);
+                diag(error(Codes.BadArgument, `this function has no parameter '${e.property}'${names.length ? ` (it has ${names.join(', ')})` : ''}`, e.propertySpan, suggest(e.property, names) ? [`did you mean args.${suggest(e.property, names)}?`] : undefined));
+                return setType(e, 'unknown');
+              }
+              const p0 = found[0]!;
+              if (p0.kind === 'other' || p0.reg < 0) {
+                diag(error(Codes.Unsupported, `parameter '${e.property}' (${p0.goType}) cannot be read: only integers, pointers, bools and strings in registers are`, e.propertySpan));
+              }
+              return setType(e, p0.kind === 'string' ? 'string' : 'int');
+            }
             const argCtx = probes.map((p) => p.args.kind);
-            if (argCtx.length && argCtx.every((k) => k === 'none' || k === 'regs' || k === 'go-regs' || k === 'return')) {
-              diag(error(Codes.NotInContext, `args->${e.property} has no meaning for this probe: it has no named arguments`, e.span, ['use arg0..arg9']));
+            if (argCtx.length && argCtx.every((k) => k === 'none' || k === 'regs' || k === 'go-regs' || k === 'go-return' || k === 'return')) {
+              diag(error(Codes.NotInContext, `args->${e.property} has no meaning for this probe: it has no named arguments`, e.span, argCtx.includes('go-regs') ? ['named Go arguments need the binary\'s DWARF; use arg0..arg8'] : ['use arg0..arg9']));
             }
             return setType(e, 'unknown');
           }
@@ -287,13 +302,16 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         diag(error(Codes.NotInContext, 'container is only defined when tracing containers', span, ['trace one or more containers with -c NAME']));
       }
       if (probes.length === 0) return;
-      if (name === 'retval' && !kinds.every((k) => k === 'return' || k === 'syscall-return' || k === 'raw-syscall-return')) {
+      if (name === 'goid' && !kinds.every((k) => k === 'go-regs' || k === 'go-return')) {
+        diag(error(Codes.NotInContext, 'goid is only defined in probes on Go functions', span));
+      }
+      if (name === 'retval' && !kinds.every((k) => k === 'return' || k === 'go-return' || k === 'syscall-return' || k === 'raw-syscall-return')) {
         diag(error(Codes.NotInContext, 'retval is only defined in return probes', span, ['use a :return probe (pid$target::f:return, syscall::read:return, uretprobe:f)']));
       }
       if (name === 'errno' && !kinds.every((k) => k === 'syscall-return' || k === 'raw-syscall-return')) {
         diag(error(Codes.NotInContext, 'errno is only defined in syscall return probes', span, ['use syscall::NAME:return']));
       }
-      if (name === 'arg0' && probes.some((p) => p.args.kind === 'return' && p.args.dtraceStyle)) {
+      if (name === 'arg0' && probes.some((p) => (p.args.kind === 'return' || p.args.kind === 'go-return') && p.args.dtraceStyle)) {
         diag(error(Codes.NotInContext, 'in a pid return probe arg0 is the return offset, which is not available here', span, ['the return value is arg1 (or retval)']));
       }
       const argN = /^arg(\d)$/.exec(name);
@@ -304,7 +322,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
           if ((p.args.kind === 'syscall-entry' || p.args.kind === 'tracepoint') && p.args.fields && n >= p.args.fields.length) {
             diag(error(Codes.NotInContext, `${name} does not exist: ${p.attach.split(':').slice(1).join(':')} has ${p.args.fields.length} argument${p.args.fields.length === 1 ? '' : 's'} (${p.args.fields.join(', ')})`, span));
           }
-          if (p.args.kind === 'go-regs' && n > 8) diag(error(Codes.NotInContext, `Go passes at most 9 integer arguments in registers (arg0..arg8)`, span));
+          if ((p.args.kind === 'go-regs' || p.args.kind === 'go-return') && n > 8) diag(error(Codes.NotInContext, `Go passes at most 9 integer arguments in registers (arg0..arg8)`, span));
           if (p.args.kind === 'raw-syscall-entry' && n > 5) diag(error(Codes.NotInContext, `system calls have at most 6 arguments (arg0..arg5)`, span));
         }
       }

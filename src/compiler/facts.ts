@@ -40,9 +40,35 @@ export interface TargetFacts {
   readonly hostPids?: boolean;
 }
 
+export interface GoParam {
+  readonly name: string;
+  /** Go type as written ('int', 'string', '*main.Server', ...). */
+  readonly goType: string;
+  /** How it is read: one integer register, a (pointer, length) pair, or not supported. */
+  readonly kind: 'int' | 'uint' | 'bool' | 'pointer' | 'string' | 'other';
+  /** Index of its first integer register in Go's ABI order (AX=0, BX=1, CX=2, DI, SI, R8-R11); -1 if on the stack. */
+  readonly reg: number;
+}
+
+export interface GoFunctionFacts {
+  /** Offsets from the function's start of every RET instruction (decoded, not byte-searched). */
+  readonly returns: readonly number[];
+  /** jmp instructions that leave the function (tail calls): returns through them are not seen. */
+  readonly tailCalls: number;
+  /** Parameters from DWARF, in order, where the binary has DWARF. */
+  readonly params?: readonly GoParam[];
+}
+
 export interface BinaryFacts {
   /** Go toolchain facts, or null for a non-Go binary. */
-  readonly go: { readonly version: string; readonly regabi: boolean } | null;
+  readonly go: {
+    readonly version: string;
+    readonly regabi: boolean;
+    /** Offset of goid in runtime.g (from DWARF, or known per Go version); null if unknown. */
+    readonly goidOffset?: number | null;
+  } | null;
+  /** Facts about the functions the program's probes name (exact names). */
+  readonly functions?: Readonly<Record<string, GoFunctionFacts>>;
 }
 
 export interface Facts {

@@ -81,6 +81,9 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           return `arg${n}`;
         case 'go-regs':
           return `reg("${GO_ARG_REGS[n] ?? 'ax'}")`;
+        case 'go-return':
+          // DTrace: arg1 is the return value; bpftrace style: argN is the Nth result.
+          return `reg("${GO_ARG_REGS[a.dtraceStyle ? Math.max(0, n - 1) : n] ?? 'ax'}")`;
         case 'return':
           return 'retval';
         case 'syscall-return':
@@ -105,7 +108,11 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     // probes.ts writes tracepoint fields as args->x; bpftrace >= 0.21 spells them args.x.
     const argsSyntax = (s: string) => (dotArgs ? s.replace(/args->/g, 'args.') : s);
 
-    const selfKey = () => 'tid';
+    // Goroutines move between threads while they block: in Go probes, self-> is keyed by the
+    // goroutine (its g, which Go keeps in R14), not the thread.
+    const isGo = probe?.args.kind === 'go-regs' || probe?.args.kind === 'go-return';
+    const selfKey = () => (isGo ? 'reg("r14")' : 'tid');
+    const goidOffset = () => (probe?.binary ? facts.binaries?.[probe.binary]?.go?.goidOffset : null) ?? 152;
 
     const ident = (name: string, span: Span): string => {
       switch (name) {
@@ -139,7 +146,10 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           if (probe.func !== null) return bpfString(probe.func);
           return argsSyntax(probe.dynamicFunc!.expr);
         case 'retval':
+          if (probe?.args.kind === 'go-return') return 'reg("ax")';
           return probe?.args.kind === 'return' ? 'retval' : field('ret');
+        case 'goid':
+          return `*(uint64 *)(reg("r14") + ${goidOffset()})`;
         case 'errno':
           return `(${field('ret')} < 0 ? -${field('ret')} : 0)`;
         case 'pid':
@@ -257,7 +267,9 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
             return;
           case 'Member':
             if (e.object.kind === 'Ident' && e.object.name === 'args') {
-              w.write(field(e.property));
+              const gp = probe?.args.kind === 'go-regs' ? probe.args.params?.find((p) => p.name === e.property) : undefined;
+              if (gp) w.write(gp.kind === 'string' ? `str(reg("${GO_ARG_REGS[gp.reg]}"), reg("${GO_ARG_REGS[gp.reg + 1]}"))` : `reg("${GO_ARG_REGS[gp.reg]}")`);
+              else w.write(field(e.property));
               return;
             }
             sub(e.object, 13);
@@ -352,6 +364,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       switch (c.callee) {
         case 'copyinstr':
         case 'str':
+        case 'gostr':
           simple('str');
           return;
         case 'stringof':
@@ -669,10 +682,10 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     }
     for (const g of groups) {
       const w = new Writer();
-      g.probes.forEach((p, i) => {
-        const descSpan = info.clause.probes[info.probes.indexOf(p)]?.span;
-        w.write(p.attach, descSpan);
-        w.write(i < g.probes.length - 1 ? ',' : '').newline();
+      const points = g.probes.flatMap((p) => p.attach.split(',\n').map((a) => ({ a, span: info.clause.probes[info.probes.indexOf(p)]?.span })));
+      points.forEach(({ a, span }, i) => {
+        w.write(a, span);
+        w.write(i < points.length - 1 ? ',' : '').newline();
       });
       w.append(g.writer);
       bodies.push(w);

@@ -5,8 +5,8 @@
 // (argN, probefunc, ...), which lower.ts reads.
 
 import type { ProbeDesc } from '../lang/ast.js';
-import { Codes, error, suggest, type Diagnostic } from '../lang/diagnostics.js';
-import type { Facts } from './facts.js';
+import { Codes, error, suggest, warning, type Diagnostic } from '../lang/diagnostics.js';
+import type { Facts, GoParam } from './facts.js';
 import { SYSCALLS_X86_64 } from './syscalls.js';
 
 /** Where argN, args, retval and errno come from in a probe's context. */
@@ -14,7 +14,12 @@ export type ArgSource =
   | { readonly kind: 'none' }
   | { readonly kind: 'regs' }
   /** Go's register ABI (Go >= 1.17, amd64): integer arguments in AX, BX, CX, DI, SI, R8-R11. */
-  | { readonly kind: 'go-regs' }
+  | { readonly kind: 'go-regs'; readonly params: readonly GoParam[] | null }
+  /**
+   * At a Go function's RET instructions: results in the same registers as arguments. In the
+   * DTrace style (pid$target::f:return) arg1 is the return value, as DTrace has it.
+   */
+  | { readonly kind: 'go-return'; readonly dtraceStyle: boolean }
   | { readonly kind: 'return'; readonly dtraceStyle: boolean }
   | { readonly kind: 'tracepoint'; readonly fields: readonly string[] | null }
   | { readonly kind: 'syscall-entry'; readonly fields: readonly string[] | null }
@@ -270,11 +275,11 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
   const wild = isWild(fn);
   const funcInfo = { func: wild ? null : fn, dynamicFunc: wild ? { expr: 'func', transform: 'none' as const } : null };
   if (name === 'entry' || name === '') {
-    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}`, args: entryArgs(binary, facts), name: 'entry' }, diagnostics: [] };
+    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}`, args: entryArgs(binary, fn, facts), name: 'entry' }, diagnostics: [] };
   }
   if (name === 'return') {
-    const refused = goReturnRefusal(binary, fn, desc, facts);
-    if (refused) return refused;
+    const go = goReturn(binary, fn, desc, facts, { ...common, ...funcInfo, name: 'return' }, true);
+    if (go) return go;
     return { probe: { ...common, ...funcInfo, attach: `uretprobe:${binary}:${quoteFunc(fn)}`, args: { kind: 'return', dtraceStyle: true }, name: 'return' }, diagnostics: [] };
   }
   if (/^(0x)?[0-9a-fA-F]+$/.test(name)) {
@@ -282,25 +287,44 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
       return fail(Codes.ProbeTypeUnavailable, `this bpftrace (${v(facts)}) cannot attach at an offset inside a function`, ['install bpftrace 0.20 or newer (scripts/setup.sh puts one in /opt/ctrace)']);
     }
     const off = name.startsWith('0x') ? name : `0x${name}`;
-    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}+${Number.parseInt(off, 16)}`, args: entryArgs(binary, facts), name }, diagnostics: [] };
+    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}+${Number.parseInt(off, 16)}`, args: entryArgs(binary, fn, facts), name }, diagnostics: [] };
   }
   return fail(Codes.BadProbeName, `a pid probe's name is entry, return or an offset, not '${name}'`);
 }
 
 /** Entry args of a uprobe on `binary`: Go's registers when it is a register-ABI Go binary. */
-function entryArgs(binary: string, facts: Facts): ArgSource {
-  return facts.binaries?.[binary]?.go?.regabi ? { kind: 'go-regs' } : { kind: 'regs' };
+function entryArgs(binary: string, fn: string, facts: Facts): ArgSource {
+  const b = facts.binaries?.[binary];
+  return b?.go?.regabi ? { kind: 'go-regs', params: b.functions?.[fn]?.params ?? null } : { kind: 'regs' };
 }
 
-/** A uretprobe on a Go function crashes the program when its stack moves: never emit one. */
-function goReturnRefusal(binary: string, fn: string, desc: ProbeDesc, facts: Facts): ProbeResult | null {
-  const go = facts.binaries?.[binary]?.go;
-  if (!go) return null;
+/**
+ * A uretprobe on a Go function crashes the program once its stack moves ("unexpected return
+ * pc"): a Go return probe is instead a uprobe on each of the function's RET instructions,
+ * found by decoding its machine code (facts from the runner). Null for non-Go binaries.
+ */
+function goReturn(binary: string, fn: string, desc: ProbeDesc, facts: Facts, base: Omit<ResolvedProbe, 'attach' | 'args'>, dtraceStyle: boolean): ProbeResult | null {
+  const b = facts.binaries?.[binary];
+  if (!b?.go) return null;
+  const fail = (code: Parameters<typeof error>[0], msg: string, hints?: string[]): ProbeResult => ({ probe: null, diagnostics: [error(code, msg, desc.span, hints)] });
+  if (!facts.bpftrace.uprobeOffsets) {
+    return fail(Codes.GoReturnProbeUnsupported, `a return probe on the Go function ${fn} needs a bpftrace that can attach at its return instructions, and ${v(facts)} cannot (a plain uretprobe would crash the Go program)`, [
+      'install bpftrace 0.20 or newer: scripts/setup.sh puts one in /opt/ctrace/bin/bpftrace (or pass --bpftrace PATH)',
+    ]);
+  }
+  if (isWild(fn)) return fail(Codes.GoReturnProbeUnsupported, `return probes on Go functions need an exact function name, not '${fn}'`);
+  const f = b.functions?.[fn];
+  if (!f) return fail(Codes.UnknownModule, `no function ${fn} in ${binary.replace(/^\/proc\/\d+\/root/, '')}`, ['list them with: trace list -c NAME \'main.*\'']);
+  if (f.returns.length === 0) {
+    return fail(Codes.GoReturnProbeUnsupported, `${fn} has no return instruction${f.tailCalls ? ' (it leaves only by tail calls)' : ' (it never returns)'}, so its return cannot be probed`);
+  }
+  const diagnostics: Diagnostic[] = [];
+  if (f.tailCalls > 0) {
+    diagnostics.push(warning(Codes.GoReturnProbeUnsupported, `${fn} also leaves by ${f.tailCalls} tail call${f.tailCalls === 1 ? '' : 's'}: returns through ${f.tailCalls === 1 ? 'it' : 'them'} are not seen`, desc.span));
+  }
   return {
-    probe: null,
-    diagnostics: [error(Codes.GoReturnProbeUnsupported, `${fn} is a Go function (${go.version}): a return probe there would crash the program, so it is refused`, desc.span, [
-      'measure from entry to entry of the next call, or probe the callee\'s entry, until Go return probes land (issue 4)',
-    ])],
+    probe: { ...base, attach: f.returns.map((off) => `uprobe:${binary}:${quoteFunc(fn)}+${off}`).join(',\n'), args: { kind: 'go-return', dtraceStyle } },
+    diagnostics,
   };
 }
 
@@ -344,14 +368,16 @@ function resolveUprobe(desc: ProbeDesc, parts: string[], which: 'entry' | 'retur
   const wild = isWild(fn);
   const kind = which === 'entry' ? 'uprobe' : 'uretprobe';
   if (which === 'return') {
-    const refused = goReturnRefusal(bin, fn, desc, facts);
-    if (refused) return refused;
+    const go = goReturn(bin, fn, desc, facts, {
+      special: null, provider: kind, module: bin.split('/').pop() ?? bin, func: fn, name: 'return', dynamicFunc: null, filter: null, binary: bin,
+    }, false);
+    if (go) return go;
   }
   return {
     probe: {
       attach: `${kind}:${bin}:${offset ? `${quoteFunc(offset[1]!)}+${Number(offset[2])}` : quoteFunc(fn)}`,
       special: null,
-      args: which === 'entry' ? entryArgs(bin, facts) : { kind: 'return', dtraceStyle: false },
+      args: which === 'entry' ? entryArgs(bin, fn, facts) : { kind: 'return', dtraceStyle: false },
       provider: kind, module: bin.split('/').pop() ?? bin, func: wild ? null : fn, name: which,
       dynamicFunc: wild ? { expr: 'func', transform: 'none' } : null,
       filter: null,
@@ -440,14 +466,17 @@ export function pathsNeeded(descs: Iterable<ProbeDesc>): string[] {
   return [...out];
 }
 
-/** Host paths of the binaries the resolved probes attach to (for Go detection). */
-export function probeBinaries(descs: Iterable<ProbeDesc>, facts: Facts): string[] {
-  const out = new Set<string>();
+/** Host paths of the binaries the probes attach to, each with the exact function names named. */
+export function probeFunctions(descs: Iterable<ProbeDesc>, facts: Facts): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
   for (const d of descs) {
     const r = resolveProbe(d, { ...facts, binaries: {} });
-    if (r.probe?.binary) out.add(r.probe.binary);
+    if (!r.probe?.binary) continue;
+    const fns = out.get(r.probe.binary) ?? new Set<string>();
+    if (r.probe.func && !isWild(r.probe.func)) fns.add(r.probe.func.replace(/\+\d+$/, ''));
+    out.set(r.probe.binary, fns);
   }
-  return [...out];
+  return out;
 }
 
 export function syscallName(nr: number): string | undefined {

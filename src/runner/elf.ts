@@ -1,11 +1,15 @@
-// A small ELF64 reader: section headers, symbols, and Go's build info. Enough to tell a Go
-// binary and its ABI, and to list and bound functions; no dependency for so little.
+// A small ELF64 reader: section headers, symbols, notes (USDT), compressed debug sections,
+// and Go's build info. Enough to tell a Go binary and its ABI, to list and bound functions,
+// and to hand DWARF to dwarf.ts; no dependency for so little.
 
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 
 export interface ElfSection {
   readonly name: string;
   readonly type: number;
+  /** sh_flags (SHF_COMPRESSED is 0x800). */
+  readonly flags: number;
   readonly addr: bigint;
   readonly offset: number;
   readonly size: number;
@@ -21,6 +25,24 @@ export interface ElfSymbol {
   readonly isFunc: boolean;
 }
 
+/** A USDT probe from `.note.stapsdt`. */
+export interface UsdtProbe {
+  readonly provider: string;
+  readonly name: string;
+  /** Probe address (link-time). */
+  readonly pc: bigint;
+  /** Semaphore address, 0n when none. */
+  readonly semaphore: bigint;
+  /** Argument description, e.g. '-4@%esi 8@%rdi'. */
+  readonly args: string;
+}
+
+export interface ElfNote {
+  readonly owner: string;
+  readonly type: number;
+  readonly desc: Buffer;
+}
+
 export interface GoInfo {
   /** e.g. 'go1.19.8' */
   readonly version: string;
@@ -34,6 +56,13 @@ export interface BinaryInfo {
 }
 
 const EM_X86_64 = 62;
+const SHT_NOBITS = 8;
+const SHT_NOTE = 7;
+const SHF_COMPRESSED = 0x800;
+const ELFCOMPRESS_ZLIB = 1;
+const ELFCOMPRESS_ZSTD = 2;
+/** Larger decompressed debug sections than this are refused (a corrupt or hostile header). */
+const MAX_DECOMPRESSED = 1 << 30;
 
 /** Reads `length` bytes at `offset` of an open file. */
 function readAt(fd: number, offset: number, length: number): Buffer {
@@ -84,6 +113,7 @@ export class ElfFile {
         return {
           nameOff: raw.readUInt32LE(o),
           type: raw.readUInt32LE(o + 4),
+          flags: Number(raw.readBigUInt64LE(o + 8)),
           addr: raw.readBigUInt64LE(o + 16),
           offset: Number(raw.readBigUInt64LE(o + 24)),
           size: Number(raw.readBigUInt64LE(o + 32)),
@@ -112,8 +142,38 @@ export class ElfFile {
     return readAt(this.fd, section.offset + offset, Math.max(0, Math.min(length, section.size - offset)));
   }
 
-  /** Function symbols from .symtab (falling back to .dynsym). */
+  private funcs: ElfSymbol[] | undefined;
+
+  /** Function symbols from .symtab (falling back to .dynsym), in table order; read once. */
   functions(): ElfSymbol[] {
+    this.funcs ??= this.readFunctions();
+    return this.funcs;
+  }
+
+  /** The function symbol named exactly `name` (the first one, if a stripped name repeats). */
+  functionNamed(name: string): ElfSymbol | undefined {
+    return this.functions().find((f) => f.name === name);
+  }
+
+  /**
+   * A function's machine code: [value, value+size). A symbol of size 0 (some assembly) runs
+   * to the next function symbol's start, within its section.
+   */
+  functionBytes(sym: ElfSymbol): Buffer | undefined {
+    let size = sym.size;
+    if (size === 0) {
+      let next: bigint | undefined;
+      for (const f of this.functions()) if (f.value > sym.value && (next === undefined || f.value < next)) next = f.value;
+      const sec = this.sectionAt(sym.value);
+      const end = sec ? sec.addr + BigInt(sec.size) : undefined;
+      const stop = next !== undefined && end !== undefined ? (next < end ? next : end) : (next ?? end);
+      if (stop === undefined) return undefined;
+      size = Number(stop - sym.value);
+    }
+    return this.readVirtual(sym.value, size);
+  }
+
+  private readFunctions(): ElfSymbol[] {
     const symtab = this.section('.symtab') ?? this.section('.dynsym');
     if (!symtab || symtab.entsize === 0) return [];
     const strs = this.sections[symtab.link];
@@ -144,16 +204,111 @@ export class ElfFile {
   /** Bytes at a virtual address, through the section that maps it. */
   readVirtual(addr: bigint, length: number): Buffer | undefined {
     for (const s of this.sections) {
-      if (s.type === 8 /* NOBITS */ || s.addr === 0n) continue;
+      if (s.type === SHT_NOBITS || s.addr === 0n) continue;
       if (addr >= s.addr && addr + BigInt(length) <= s.addr + BigInt(s.size)) return this.read(s, Number(addr - s.addr), length);
     }
     return undefined;
+  }
+
+  /** The allocated section holding a virtual address. */
+  sectionAt(addr: bigint): ElfSection | undefined {
+    return this.sections.find((s) => s.type !== SHT_NOBITS && s.addr !== 0n && addr >= s.addr && addr < s.addr + BigInt(s.size));
+  }
+
+  /**
+   * A debug section's contents, decompressed: `.debug_NAME` (SHF_COMPRESSED: an Elf64_Chdr
+   * then zlib), or the older `.zdebug_NAME` ("ZLIB", 8-byte big-endian size, zlib).
+   * `base` is 'info', 'abbrev', 'str'... Undefined when the binary has neither; throws
+   * when the section cannot be decompressed (zstd, or corrupt data).
+   */
+  debugSection(base: string): Buffer | undefined {
+    const plain = this.section(`.debug_${base}`);
+    if (plain) {
+      if (plain.type === SHT_NOBITS) return undefined;
+      const data = this.read(plain);
+      if ((plain.flags & SHF_COMPRESSED) === 0) return data;
+      if (data.length < 24) throw new Error(`.debug_${base}: truncated compression header`);
+      const type = data.readUInt32LE(0);
+      const size = Number(data.readBigUInt64LE(8));
+      if (type === ELFCOMPRESS_ZSTD) throw new Error(`.debug_${base} is zstd-compressed, which this reader does not support`);
+      if (type !== ELFCOMPRESS_ZLIB) throw new Error(`.debug_${base}: unknown compression type ${type}`);
+      return inflateTo(data.subarray(24), size, `.debug_${base}`);
+    }
+    const z = this.section(`.zdebug_${base}`);
+    if (!z || z.type === SHT_NOBITS) return undefined;
+    const data = this.read(z);
+    if (data.length >= 12 && data.toString('latin1', 0, 4) === 'ZLIB') {
+      const size = Number(data.readBigUInt64BE(4));
+      return inflateTo(data.subarray(12), size, `.zdebug_${base}`);
+    }
+    return data; // not compressed after all (allowed by the old convention)
+  }
+
+  /** Notes of one SHT_NOTE section (e.g. '.note.stapsdt'), [] when absent. */
+  notes(sectionName: string): ElfNote[] {
+    const sec = this.section(sectionName);
+    if (!sec || sec.type !== SHT_NOTE) return [];
+    return parseNotes(this.read(sec));
+  }
+
+  /** USDT probes from `.note.stapsdt` (SystemTap SDT v3 notes). */
+  usdtProbes(): UsdtProbe[] {
+    const out: UsdtProbe[] = [];
+    for (const n of this.notes('.note.stapsdt')) {
+      if (n.owner !== 'stapsdt' || n.type !== 3 || n.desc.length < 24 + 2) continue;
+      const d = n.desc;
+      const strs = d.subarray(24);
+      const p1 = strs.indexOf(0);
+      const p2 = p1 < 0 ? -1 : strs.indexOf(0, p1 + 1);
+      if (p2 < 0) continue;
+      const p3 = strs.indexOf(0, p2 + 1);
+      out.push({
+        pc: d.readBigUInt64LE(0),
+        semaphore: d.readBigUInt64LE(16),
+        provider: strs.toString('utf8', 0, p1),
+        name: strs.toString('utf8', p1 + 1, p2),
+        args: strs.toString('utf8', p2 + 1, p3 < 0 ? strs.length : p3),
+      });
+    }
+    return out;
   }
 }
 
 function closeWith(fd: number, error: string): { error: string } {
   closeSync(fd);
   return { error };
+}
+
+function inflateTo(data: Buffer, size: number, what: string): Buffer {
+  if (size > MAX_DECOMPRESSED) throw new Error(`${what}: implausible decompressed size ${size}`);
+  let out: Buffer;
+  try {
+    out = inflateSync(data, { maxOutputLength: Math.max(size, 1) });
+  } catch (e) {
+    throw new Error(`${what}: cannot decompress (${(e as Error).message})`);
+  }
+  if (out.length !== size) throw new Error(`${what}: decompressed to ${out.length} bytes, header says ${size}`);
+  return out;
+}
+
+/** ELF notes: namesz, descsz, type, name (padded to 4), desc (padded to 4). */
+export function parseNotes(data: Buffer): ElfNote[] {
+  const out: ElfNote[] = [];
+  let o = 0;
+  const pad = (n: number) => (n + 3) & ~3;
+  while (o + 12 <= data.length) {
+    const namesz = data.readUInt32LE(o);
+    const descsz = data.readUInt32LE(o + 4);
+    const type = data.readUInt32LE(o + 8);
+    const nameAt = o + 12;
+    const descAt = nameAt + pad(namesz);
+    const next = descAt + pad(descsz);
+    if (descAt + descsz > data.length) break;
+    const owner = data.toString('utf8', nameAt, nameAt + Math.max(0, namesz - 1));
+    out.push({ owner, type, desc: data.subarray(descAt, descAt + descsz) });
+    o = next;
+  }
+  return out;
 }
 
 function cstr(buf: Buffer, off: number): string {

@@ -19,17 +19,47 @@ export const GOLDEN_TARGET = {
   modules: { 'libc.so.6': '/usr/lib/x86_64-linux-gnu/libc.so.6' },
 };
 
+/** A Go service in a container (`//@ go`), as the runner would describe it. */
+export const GO_EXE = '/proc/4242/root/app/frontend';
+export const GO_TARGET = {
+  pid: 4242,
+  exe: GO_EXE,
+  paths: {},
+  modules: {},
+  nspid: 1,
+  pidnsLevel: 1,
+  containers: [{ name: 'frontend', mntns: 4026532185 }],
+};
+export const GO_BINARIES = {
+  [GO_EXE]: {
+    go: { version: 'go1.19.8', regabi: true, goidOffset: 152 },
+    functions: {
+      'main.handle': { returns: [320], tailCalls: 0, params: [{ name: 'n', goType: 'int', kind: 'int' as const, reg: 0 }] },
+      'main.vote': {
+        returns: [181, 250],
+        tailCalls: 1,
+        params: [
+          { name: 'n', goType: 'int', kind: 'int' as const, reg: 0 },
+          { name: 'name', goType: 'string', kind: 'string' as const, reg: 1 },
+        ],
+      },
+    },
+  },
+};
+
 export interface GoldenCase {
   readonly name: string;
   readonly text: string;
   readonly facts: Facts;
   readonly intervalMs: number | null;
   readonly expectError: boolean;
+  /** Names synthetic binaries: compiled only, not given to bpftrace --dry-run. */
+  readonly synthetic: boolean;
 }
 
 function directives(text: string): Map<string, string> {
   const d = new Map<string, string>();
-  for (const m of text.matchAll(/^\/\/@\s*(\w+):\s*(.*)$/gm)) d.set(m[1]!, m[2]!.trim());
+  for (const m of text.matchAll(/^\/\/@\s*(\w+)(?::\s*(.*))?$/gm)) d.set(m[1]!, (m[2] ?? '').trim());
   return d;
 }
 
@@ -50,9 +80,13 @@ export function loadCases(): GoldenCase[] {
         scriptArgs: d.get('args')?.split(/\s+/) ?? [],
         scriptName: file,
         ...(d.get('target') === 'none' ? {} : { target: GOLDEN_TARGET }),
+        ...(d.has('go') ? { target: GO_TARGET, binaries: GO_BINARIES } : {}),
+        ...(d.has('containers')
+          ? { target: { ...GO_TARGET, containers: [{ name: 'web', mntns: 4026532001 }, { name: 'api', mntns: 4026532002 }] } }
+          : {}),
       };
       const interval = d.get('interval');
-      return { name, text, facts, intervalMs: interval ? Number.parseInt(interval, 10) * 1000 : null, expectError: name.startsWith('e') };
+      return { name, text, facts, intervalMs: interval ? Number.parseInt(interval, 10) * 1000 : null, expectError: name.startsWith('e'), synthetic: d.has('go') || d.has('containers') };
     });
 }
 

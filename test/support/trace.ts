@@ -1,6 +1,7 @@
 // Runs the built CLI as a user would (node bin/trace.js ...), for end-to-end tests.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -104,4 +105,98 @@ export function background(script: string): () => void {
       /* already gone */
     }
   };
+}
+
+// --- attachment and tables, for tests that need exact counts ----------------------------
+
+/** PID of the bpftrace that `trace` (process `parentPid`) runs the program with, or null. */
+export function bpftraceChild(parentPid: number): number | null {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== parentPid) continue;
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      // Not the `bpftrace --info` that trace runs first to learn the version.
+      if (argv.some((a) => a.endsWith('/bpftrace')) && !argv.includes('--info') && !argv.includes('--version')) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
+
+/** Perf-event (and bpf_link) descriptors a process holds: one per attached probe. */
+export function attachedProbes(pid: number): number {
+  let n = 0;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (link === 'anon_inode:[perf_event]' || link === 'anon_inode:bpf_link') n++;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return n;
+}
+
+/**
+ * Resolves once the trace's bpftrace holds `probes` attached probes (perf events), so load
+ * sent afterwards is all counted. `trace` prints nothing on attachment when its stderr is
+ * not a terminal, so this looks from outside: bpftrace 0.23 opens one perf event per
+ * uprobe/tracepoint (BEGIN and END run without one) and enables it right after; the short
+ * grace covers the microseconds between the descriptor and the enable ioctl.
+ */
+export async function waitForAttach(t: Started, probes = 1, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (t.child.exitCode !== null || t.child.signalCode !== null) {
+      const o = t.output();
+      throw new Error(`trace exited before attaching (code ${t.child.exitCode}); stdout:\n${o.stdout}\nstderr:\n${o.stderr}`);
+    }
+    const pid = bpftraceChild(t.child.pid!);
+    if (pid !== null && attachedProbes(pid) >= probes) {
+      await new Promise((r) => setTimeout(r, 100));
+      return pid;
+    }
+    if (Date.now() > deadline) {
+      const o = t.output();
+      throw new Error(`bpftrace did not attach ${probes} probe(s) within ${timeoutMs} ms; stdout:\n${o.stdout}\nstderr:\n${o.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface TextTable {
+  /** The aggregation's name line above the table (`@name`), or '' for `@`. */
+  readonly title: string;
+  readonly header: string[];
+  readonly rows: string[][];
+}
+
+/** The box tables in `trace`'s output (NO_COLOR), cells trimmed. */
+export function parseTables(text: string): TextTable[] {
+  const out: TextTable[] = [];
+  const lines = text.split('\n');
+  let cur: { title: string; header: string[]; rows: string[][]; inBody: boolean } | null = null;
+  for (const [i, line] of lines.entries()) {
+    if (line.startsWith('┌')) {
+      const prev = lines[i - 1] ?? '';
+      cur = { title: prev.startsWith('@') ? prev.trim() : '', header: [], rows: [], inBody: false };
+    } else if (cur && line.startsWith('├')) cur.inBody = true;
+    else if (cur && line.startsWith('│')) {
+      const cells = line.split('│').slice(1, -1).map((c) => c.trim());
+      if (cur.inBody) cur.rows.push(cells);
+      else cur.header = cells;
+    } else if (cur && line.startsWith('└')) {
+      out.push({ title: cur.title, header: cur.header, rows: cur.rows });
+      cur = null;
+    }
+  }
+  return out;
 }

@@ -1,0 +1,2 @@
+//@ go
+uprobe:main.handle < @[arg0] = count() >

@@ -1,0 +1,3 @@
+//@ go
+uprobe:main.handle { @g[goid] = count(); }
+uretprobe:main.vote { @r = sum(retval); @pid[pid, $target] = count(); }

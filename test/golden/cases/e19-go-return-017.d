@@ -1,0 +1,3 @@
+//@ go
+//@ bpftrace: 0.17
+pid$target::main.handle:return { @ = count(); }
