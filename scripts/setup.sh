@@ -85,8 +85,10 @@ fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -f "$here/package.json" ]; then
   if [ ! -d "$here/node_modules" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-    log "npm ci"
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    log "installing npm dependencies"
+    # npm ci when the lock file is complete; some npm versions write locks without other
+    # platforms' optional packages (rollup, esbuild), which npm ci then refuses.
+    (cd "$here" && { npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm install --no-audit --no-fund --loglevel=error >/dev/null; })
   fi
   if [ ! -f "$here/dist/cli.js" ] || [ -n "$(find "$here/src" -newer "$here/dist/cli.js" -name '*.ts' -print -quit)" ]; then
     log "building"
