@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
 import { demoCommand } from './commands/demo.js';
+import { listCommand } from './commands/list.js';
 
 const EXAMPLES = `
 Examples:
@@ -112,6 +113,22 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       );
     });
 
+  // Subcommands own the options after their name (trace list -c NAME), not the root.
+  program.enablePositionalOptions();
+  program
+    .command('list')
+    .description('list probes: functions and USDT probes of a target (-c/-p), and tracepoints')
+    .argument('[pattern]', "glob: 'main.*', '*handle*', 'tracepoint:sched:*', 'usdt:*'")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('-c, --container <name>', 'list probes of a container', collect, [] as string[])
+    .option('-l, --label <key=value>', 'containers with this label', collect, [] as string[])
+    .option('-p, --pid <pid>', 'list probes of a process', collect, [] as string[])
+    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
+    .action(async (pattern: string | undefined, o: { output: 'table' | 'json'; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd' }) => {
+      const badPid = o.pid.find((p) => !/^\d+$/.test(p));
+      if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
+      code = await listCommand({ ...(pattern !== undefined ? { pattern } : {}), output: o.output, targets: { containers: o.container, labels: o.label, pids: o.pid.map(Number), runtime: o.runtime } }, io);
+    });
   program
     .command('demo')
     .description('start a demo microservice app (3 Go services in podman containers), load it, and trace it live')

@@ -7,8 +7,10 @@ import { mapPosition } from '../compiler/emitter.js';
 import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
 import type { ProbeDesc } from '../lang/ast.js';
 import { binaryInfo } from '../runner/elf.js';
+import { goBinaryFacts } from '../runner/go.js';
 import { resolveTargets, watchTargets, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
 import { targetFacts } from '../runner/targets/facts.js';
+import { isValidContainerRef } from '../runner/targets/exec.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { parse } from '../lang/parse.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
@@ -103,13 +105,18 @@ export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
 }
 
 /** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes. */
-async function binaryFacts(wanted: Map<string, Set<string>>): Promise<Record<string, BinaryFacts>> {
+async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>): Promise<Record<string, BinaryFacts>> {
   const out: Record<string, BinaryFacts> = {};
   for (const [bin, fns] of wanted) {
     const info = binaryInfo(bin);
     if ('error' in info) continue; // bpftrace reports a missing binary in its own words
-    out[bin] = { go: info.go };
-    void fns;
+    if (!info.go) {
+      out[bin] = { go: null };
+      continue;
+    }
+    // Only functions with return probes are decoded (loading the decoder costs ~50 ms).
+    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...fns.returns] });
+    out[bin] = 'error' in facts ? { go: info.go } : facts;
   }
   return out;
 }
@@ -125,6 +132,13 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
   const parsed = parse(source);
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
+    return 2;
+  }
+
+  // A name that cannot be a container is a command-line error, refused before anything runs.
+  const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
+  if (badName !== undefined) {
+    fail(io, `${JSON.stringify(badName)} is not a valid container name (use letters, digits and _ . - only)`);
     return 2;
   }
 
@@ -183,8 +197,8 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
   // A traced container that stops ends the run, with the final aggregations.
   const stop = new AbortController();
   const unwatch = targets.length
-    ? watchTargets(targets, (t, reason) => {
-        fail(io, `${t.runtime === 'pid' ? `process ${t.hostPid}` : `container '${t.name}'`} ${reason}; ending the trace`);
+    ? watchTargets(targets, (_t, reason) => {
+        fail(io, `${reason}; ending the trace`);
         stop.abort();
       })
     : () => undefined;

@@ -466,15 +466,22 @@ export function pathsNeeded(descs: Iterable<ProbeDesc>): string[] {
   return [...out];
 }
 
-/** Host paths of the binaries the probes attach to, each with the exact function names named. */
-export function probeFunctions(descs: Iterable<ProbeDesc>, facts: Facts): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
+/**
+ * Host paths of the binaries the probes attach to, with the exact function names named, and
+ * which of them have return probes (those need their machine code decoded).
+ */
+export function probeFunctions(descs: Iterable<ProbeDesc>, facts: Facts): Map<string, { all: Set<string>; returns: Set<string> }> {
+  const out = new Map<string, { all: Set<string>; returns: Set<string> }>();
   for (const d of descs) {
     const r = resolveProbe(d, { ...facts, binaries: {} });
     if (!r.probe?.binary) continue;
-    const fns = out.get(r.probe.binary) ?? new Set<string>();
-    if (r.probe.func && !isWild(r.probe.func)) fns.add(r.probe.func.replace(/\+\d+$/, ''));
-    out.set(r.probe.binary, fns);
+    const entry = out.get(r.probe.binary) ?? { all: new Set<string>(), returns: new Set<string>() };
+    if (r.probe.func && !isWild(r.probe.func)) {
+      const fn = r.probe.func.replace(/\+\d+$/, '');
+      entry.all.add(fn);
+      if (r.probe.name === 'return') entry.returns.add(fn);
+    }
+    out.set(r.probe.binary, entry);
   }
   return out;
 }
