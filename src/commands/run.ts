@@ -16,7 +16,8 @@ import { parse } from '../lang/parse.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
 import { findBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
 import { gatherFacts } from '../runner/gather-facts.js';
-import { runProgram } from '../runner/session.js';
+import { runProgram, type RunResult } from '../runner/session.js';
+import type { CompiledProgram } from '../compiler/program.js';
 import { fail, printDiagnostics, type Streams } from './output.js';
 
 export interface RunOptions {
@@ -121,25 +122,35 @@ async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<
   return out;
 }
 
-export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
+/** A program compiled against its targets, ready to run. */
+export interface Prepared {
+  readonly source: Source;
+  readonly compiled: CompiledProgram;
+  /** Null only when emitting without a bpftrace (compiled against reference facts). */
+  readonly bpftrace: BpftraceInfo | null;
+  readonly targets: readonly ResolvedTarget[];
+}
+
+/** Loads, resolves targets, gathers facts and compiles; prints diagnostics. An exit code when it cannot. */
+export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepared | { exitCode: number }> {
   const loaded = loadProgram(opts);
   if ('error' in loaded) {
     fail(io, loaded.error);
-    return 2;
+    return { exitCode: 2 };
   }
   const { source, args } = loaded;
 
   const parsed = parse(source);
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
-    return 2;
+    return { exitCode: 2 };
   }
 
   // A name that cannot be a container is a command-line error, refused before anything runs.
   const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
   if (badName !== undefined) {
     fail(io, `${JSON.stringify(badName)} is not a valid container name (use letters, digits and _ . - only)`);
-    return 2;
+    return { exitCode: 2 };
   }
 
   const found = await findBpftrace({ explicit: opts.bpftrace, env: io.env });
@@ -148,7 +159,7 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
   else if (opts.emit) bpf = REFERENCE_FACTS.bpftrace;
   else {
     fail(io, found.message);
-    return 1;
+    return { exitCode: 1 };
   }
 
   const descs = parsed.program.items.flatMap((i) => (i.kind === 'Clause' ? i.probes : []));
@@ -159,13 +170,13 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
     const resolved = await resolveTargets({ containers: [...opts.targets.containers], labels: [...opts.targets.labels], pids: [...opts.targets.pids], runtime: opts.targets.runtime }, { env: io.env });
     if (!resolved.ok) {
       fail(io, resolved.message);
-      return 1;
+      return { exitCode: 1 };
     }
     targets = resolved.targets;
     const tf = buildTargetFacts(targets, descs, opts.targets.hostPids);
     if (!tf.ok) {
       fail(io, tf.message);
-      return 1;
+      return { exitCode: 1 };
     }
     target = tf.facts;
   }
@@ -180,50 +191,70 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
   });
   if (!gathered.ok) {
     fail(io, gathered.message);
-    return 1;
+    return { exitCode: 1 };
   }
   const facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts)) };
 
   const compiled = compileAst(parsed.program, source, facts, { intervalMs: opts.intervalMs, quiet: opts.quiet }, parsed.diagnostics);
   printDiagnostics(compiled.diagnostics, source, io);
-  if (!compiled.program) return 2;
+  if (!compiled.program) return { exitCode: 2 };
+  return { source, compiled: compiled.program, bpftrace: found.ok ? found.info : null, targets };
+}
 
-  if (opts.emit) {
-    io.stdout.write(compiled.program.text);
-    return 0;
-  }
-  if (!found.ok) return 1;
+export interface ExecuteOptions {
+  readonly output: 'table' | 'json';
+  readonly durationMs: number | null;
+  readonly quiet: boolean;
+  /** Ends the run early (as Ctrl-C does): final aggregations are still printed. */
+  readonly signal?: AbortSignal;
+}
 
-  // A traced container that stops ends the run, with the final aggregations.
+/** Runs a prepared program until it ends; a traced target that stops ends it too. */
+export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams): Promise<{ exitCode: number; result: RunResult | null }> {
+  if (!p.bpftrace) return { exitCode: 1, result: null };
   const stop = new AbortController();
-  const unwatch = targets.length
-    ? watchTargets(targets, (_t, reason) => {
+  const abort = () => stop.abort();
+  opts.signal?.addEventListener('abort', abort);
+  const unwatch = p.targets.length
+    ? watchTargets(p.targets, (_t, reason) => {
         fail(io, `${reason}; ending the trace`);
         stop.abort();
       })
     : () => undefined;
 
-  const result = await runProgram(compiled.program, {
+  const result = await runProgram(p.compiled, {
     signal: stop.signal,
-    bpftrace: found.info,
+    bpftrace: p.bpftrace,
     output: opts.output,
     stdout: io.stdout,
     stderr: io.stderr,
     env: io.env,
     ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
     progress: !opts.quiet,
-  }).finally(unwatch);
+  }).finally(() => {
+    unwatch();
+    opts.signal?.removeEventListener('abort', abort);
+  });
 
   // bpftrace's own errors, at the user's line and column where the source map knows it.
   const mapped: Diagnostic[] = [];
   const unmapped: string[] = [];
   for (const e of result.errors) {
-    const span = e.line !== undefined ? mapPosition(compiled.program.sourceMap, e.line, e.colStart ?? 1, e.colEnd ?? (e.colStart ?? 1) + 1) : undefined;
+    const span = e.line !== undefined ? mapPosition(p.compiled.sourceMap, e.line, e.colStart ?? 1, e.colEnd ?? (e.colStart ?? 1) + 1) : undefined;
     if (span) mapped.push(error(Codes.BpftraceError, e.message, span));
     else unmapped.push(e.message);
   }
-  printDiagnostics(mapped, source, io);
+  printDiagnostics(mapped, p.source, io);
   for (const m of unmapped) fail(io, m);
-  if (mapped.length > 0) return 2;
-  return result.exitCode;
+  return { exitCode: mapped.length > 0 ? 2 : result.exitCode, result };
+}
+
+export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
+  const p = await prepareRun(opts, io);
+  if ('exitCode' in p) return p.exitCode;
+  if (opts.emit) {
+    io.stdout.write(p.compiled.text);
+    return 0;
+  }
+  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet }, io)).exitCode;
 }

@@ -87,6 +87,7 @@ export const FUNCTIONS: Readonly<Record<string, BuiltinFunction>> = {
   quantize: agg(1, 1, 'quantize(value)', 'power-of-two frequency distribution'),
   lquantize: agg(3, 4, 'lquantize(value, lower, upper[, step])', 'linear frequency distribution'),
   llquantize: agg(5, 5, 'llquantize(value, factor, low, high, steps)', 'log-linear frequency distribution'),
+  latency: agg(1, 1, 'latency(value)', 'log-linear histogram (32 sub-buckets per power of two, error under 3.2%) with percentiles'),
   hist: agg(1, 1, 'hist(value)', 'bpftrace name of quantize'),
   lhist: agg(4, 4, 'lhist(value, min, max, step)', 'bpftrace name of lquantize'),
   // actions

@@ -39,6 +39,8 @@ export interface Lowered {
 /** Go's register ABI on amd64: integer arguments in this order. */
 const GO_ARG_REGS = ['ax', 'bx', 'cx', 'di', 'si', 'r8', 'r9', 'r10', 'r11'];
 const MNTNS = 'curtask->nsproxy->mnt_ns->ns.inum';
+/** Sub-buckets per power of two of latency(): a bucket is at most 1/32 (3.1%) of its value. */
+export const LATENCY_SUB = 32;
 
 const mapName = (name: string) => (name === '' ? '@' : `@${name}`);
 const sdMaps = (name: string) => ['n', 's', 'ss'].map((p) => `@__sd_${name || 'anon'}_${p}`);
@@ -463,6 +465,29 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           });
           return;
         }
+        case 'latency': {
+          // HDR-style: magnitude m = floor(log2 v) by binary search, then LATENCY_SUB linear
+          // sub-buckets inside [2^m, 2^(m+1)); the runner turns m*SUB+s back into a range.
+          const v = fresh();
+          const m = fresh();
+          const x = fresh();
+          stmt(() => {
+            w.write(`${v} = (int64)`);
+            sub(args[0]!, 12);
+          });
+          w.write(`if (${v} < 1) { ${v} = 1; }`).newline();
+          w.write(`${m} = 0;`).newline();
+          w.write(`${x} = (uint64)${v};`).newline();
+          for (const bits of [32, 16, 8, 4, 2]) {
+            w.write(`if (${x} >= ${2n ** BigInt(bits)}) { ${m} += ${bits}; ${x} = ${x} >> ${bits}; }`).newline();
+          }
+          w.write(`if (${x} >= 2) { ${m} += 1; }`).newline();
+          stmt(() => {
+            keyed(info.maps[0]!, `${m} * ${LATENCY_SUB} + (((${v} - (1 << ${m})) << ${Math.log2(LATENCY_SUB)}) >> ${m})`);
+            w.write(' = count()');
+          });
+          return;
+        }
         default: {
           const fn: Record<string, string> = { count: 'count', sum: 'sum', avg: 'avg', min: 'min', max: 'max', quantize: 'hist', lquantize: 'lhist' };
           stmt(() => {
@@ -754,7 +779,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
 }
 
 function isAggregating(c: Call): boolean {
-  return ['count', 'sum', 'avg', 'min', 'max', 'stddev', 'quantize', 'lquantize', 'llquantize', 'hist', 'lhist'].includes(c.callee);
+  return ['count', 'sum', 'avg', 'min', 'max', 'stddev', 'quantize', 'lquantize', 'llquantize', 'latency', 'hist', 'lhist'].includes(c.callee);
 }
 
 function aggregationInfo(sym: AggSymbol, analysis: Analysis): AggregationInfo {
@@ -776,6 +801,8 @@ function aggregationInfo(sym: AggSymbol, analysis: Analysis): AggregationInfo {
       const [factor, low, high, steps] = sym.params.map(Number) as [number, number, number, number];
       return { ...base, maps: [name], buckets: llquantizeBuckets(factor, low, high, steps) };
     }
+    case 'latency':
+      return { ...base, maps: [name], buckets: { kind: 'log-linear', subBuckets: LATENCY_SUB } };
     case 'lquantize': {
       const [min, max, step = 1] = sym.params.map(Number) as [number, number, number?];
       return { ...base, maps: [name], linear: { min, max, step } };
