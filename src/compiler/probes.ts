@@ -7,7 +7,7 @@
 import type { ProbeDesc } from '../lang/ast.js';
 import { Codes, error, suggest, warning, type Diagnostic } from '../lang/diagnostics.js';
 import type { Facts, GoParam } from './facts.js';
-import { SYSCALLS_X86_64 } from './syscalls.js';
+import { SYSCALLS_X86_64 } from '../platform/syscalls.js';
 
 /** Where argN, args, retval and errno come from in a probe's context. */
 export type ArgSource =
@@ -484,9 +484,4 @@ export function probeFunctions(descs: Iterable<ProbeDesc>, facts: Facts): Map<st
     out.set(r.probe.binary, entry);
   }
   return out;
-}
-
-export function syscallName(nr: number): string | undefined {
-  for (const [n, num] of SYSCALLS_X86_64) if (num === nr) return n;
-  return undefined;
 }

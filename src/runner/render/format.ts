@@ -3,7 +3,7 @@
 import type { KeyInfo } from '../../compiler/program.js';
 import type { Aggregation } from '../aggregate.js';
 import type { Key } from '../keys.js';
-import { syscallName } from '../syscalls.js';
+import { syscallName } from '../../platform/syscalls.js';
 
 /** Values as DTrace prints them: integers (avg, stddev and normalized values truncated). */
 export function formatNumber(v: number): string {

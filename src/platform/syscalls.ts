@@ -1,5 +1,6 @@
-// x86_64 system call numbers (from asm/unistd_64.h), for syscall::*: probes on raw_syscalls.
-// Generated; regenerate with scripts/gen-syscalls.sh.
+// x86_64 system call numbers (from asm/unistd_64.h): the compiler filters syscall::*:
+// probes by number, the runner shows numbers as names. Pure data, shared by both.
+// The table is generated; regenerate with scripts/gen-syscalls.sh.
 export const SYSCALLS_X86_64: readonly (readonly [string, number])[] = [
   ["read", 0],
   ["write", 1],
@@ -363,4 +364,28 @@ export const SYSCALLS_X86_64: readonly (readonly [string, number])[] = [
   ["process_mrelease", 448],
   ["futex_waitv", 449],
   ["set_mempolicy_home_node", 450],
+  ["cachestat", 451],
+  ["fchmodat2", 452],
+  ["map_shadow_stack", 453],
+  ["futex_wake", 454],
+  ["futex_wait", 455],
+  ["futex_requeue", 456],
+  ["statmount", 457],
+  ["listmount", 458],
+  ["lsm_get_self_attr", 459],
+  ["lsm_set_self_attr", 460],
+  ["lsm_list_modules", 461],
+  ["mseal", 462],
+  ["setxattrat", 463],
+  ["getxattrat", 464],
+  ["listxattrat", 465],
+  ["removexattrat", 466],
+  ["open_tree_attr", 467],
 ];
+
+const BY_NUMBER = new Map(SYSCALLS_X86_64.map(([name, nr]) => [nr, name]));
+
+/** The name of system call `nr`, or 'syscall_N' for a number this table does not know. */
+export function syscallName(nr: number): string {
+  return BY_NUMBER.get(nr) ?? `syscall_${nr}`;
+}
