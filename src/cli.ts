@@ -10,6 +10,7 @@ import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
 import { demoCommand } from './commands/demo.js';
 import { listCommand } from './commands/list.js';
+import { checkCommand } from './commands/check.js';
 
 const EXAMPLES = `
 Examples:
@@ -139,6 +140,64 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       const stepMs = parseDuration(o.step);
       if (stepMs === undefined) return void ((code = 2), fail(io, `bad --step '${o.step}': use a duration like 8s`));
       code = await demoCommand({ stepMs, keep: o.keep, ...(o.bpftrace ? { bpftrace: o.bpftrace } : {}) }, io);
+    });
+  program
+    .command('repl')
+    .description('interactive session: type clauses (compiled at once), :start to attach, :print, :help')
+    .option('-c, --container <name>', 'trace a container (name or id)')
+    .option('-p, --pid <pid>', 'trace a process')
+    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
+    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
+    .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
+    .option('--bpftrace <path>', 'bpftrace binary to use')
+    .action(async (o: { container?: string; pid?: string; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
+      const { replCommand } = await import('./commands/repl.js');
+      code = await replCommand(o, io);
+    });
+
+  program
+    .command('check')
+    .description('trace while a command runs (a load test) or for a while, then judge expectations on the aggregations: exit 0 pass, 1 fail, 2 error')
+    .argument('[program]', 'a one-liner, or a .d file (its #pragma ctrace expect lines are checked too)')
+    .argument('[args...]', 'script arguments ($1, $2, ...)')
+    .option('-e, --expr <program>', 'program text (all positionals become script arguments)')
+    .option('--expect <expr>', "an expectation, e.g. 'p99(@lat) < 20ms'; repeatable", collect, [] as string[])
+    .option('--run <command>', 'shell command line to run once the probes are attached (run with sh -c); the trace stops when it exits')
+    .option('-d, --duration <duration>', 'trace this long (with --run: at most this long)')
+    .option('--fail-on-run', 'fail the check (exit 1) when the --run command exits non-zero', false)
+    .option('--junit <file>', 'also write the verdicts as JUnit XML')
+    .addOption(new Option('-o, --output <format>', 'verdicts as a table or one JSON object').choices(['table', 'json']).default('table'))
+    .option('-q, --quiet', 'print only the verdicts, not the aggregations', false)
+    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
+    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
+    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
+    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
+    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
+    .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
+    .option('--bpftrace <path>', 'bpftrace binary to use')
+    .addHelpText('after', `\nExample:\n  trace check -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' --junit report.xml probes/go-latency.d main.handle\n\nDocs: docs/ci.md`)
+    .action(async (first: string | undefined, rest: string[], o: { expr?: string; expect: string[]; run?: string; duration?: string; failOnRun: boolean; junit?: string; output: 'table' | 'json'; quiet: boolean; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
+      const badPid = o.pid.find((p) => !/^\d+$/.test(p));
+      if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
+      const durationMs = o.duration !== undefined ? parseDuration(o.duration) : null;
+      if (durationMs === undefined) return void ((code = 2), fail(io, `bad --duration '${o.duration}': use a duration like 10s or 2m`));
+      code = await checkCommand(
+        {
+          ...(o.expr !== undefined ? { expr: o.expr } : {}),
+          positionals: first === undefined ? [] : [first, ...rest],
+          targets: { containers: o.container, labels: o.label, pids: o.pid.map(Number), runtime: o.runtime, hostPids: o.hostPids },
+          ...(o.bpftrace !== undefined ? { bpftrace: o.bpftrace } : {}),
+          destructive: o.destructive,
+          ...(o.run !== undefined ? { run: o.run } : {}),
+          durationMs,
+          expects: o.expect,
+          ...(o.junit !== undefined ? { junit: o.junit } : {}),
+          output: o.output,
+          failOnRun: o.failOnRun,
+          quiet: o.quiet,
+        },
+        io,
+      );
     });
 
   try {

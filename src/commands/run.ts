@@ -106,7 +106,7 @@ export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
 }
 
 /** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes. */
-async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>): Promise<Record<string, BinaryFacts>> {
+async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
   const out: Record<string, BinaryFacts> = {};
   for (const [bin, fns] of wanted) {
     const info = binaryInfo(bin);
@@ -115,8 +115,9 @@ async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<
       out[bin] = { go: null };
       continue;
     }
-    // Only functions with return probes are decoded (loading the decoder costs ~50 ms).
-    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...fns.returns] });
+    // Decoded: functions with return probes (their RETs), and with bpftrace able to attach
+    // at offsets, those with entry probes too (to enter past Go's stack-check prologue).
+    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...(uprobeOffsets ? fns.all : fns.returns)] });
     out[bin] = 'error' in facts ? { go: info.go } : facts;
   }
   return out;
@@ -193,7 +194,7 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
     fail(io, gathered.message);
     return { exitCode: 1 };
   }
-  const facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts)) };
+  const facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts), bpf.uprobeOffsets) };
 
   const compiled = compileAst(parsed.program, source, facts, { intervalMs: opts.intervalMs, quiet: opts.quiet }, parsed.diagnostics);
   printDiagnostics(compiled.diagnostics, source, io);

@@ -55,6 +55,11 @@ export interface GoFunctionFacts {
   readonly returns: readonly number[];
   /** jmp instructions that leave the function (tail calls): returns through them are not seen. */
   readonly tailCalls: number;
+  /**
+   * Offset just past Go's stack-check prologue. Its slow path jumps back to the function's
+   * start after growing the stack, so an entry probe there would fire twice for that call.
+   */
+  readonly entry?: number;
   /** Parameters from DWARF, in order, where the binary has DWARF. */
   readonly params?: readonly GoParam[];
 }

@@ -81,11 +81,12 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       switch (a.kind) {
         case 'regs':
           return `arg${n}`;
+        // Signed, as DTrace's argN are int64 (and Go's int): -1 stays -1.
         case 'go-regs':
-          return `reg("${GO_ARG_REGS[n] ?? 'ax'}")`;
+          return `(int64)reg("${GO_ARG_REGS[n] ?? 'ax'}")`;
         case 'go-return':
           // DTrace: arg1 is the return value; bpftrace style: argN is the Nth result.
-          return `reg("${GO_ARG_REGS[a.dtraceStyle ? Math.max(0, n - 1) : n] ?? 'ax'}")`;
+          return `(int64)reg("${GO_ARG_REGS[a.dtraceStyle ? Math.max(0, n - 1) : n] ?? 'ax'}")`;
         case 'return':
           return 'retval';
         case 'syscall-return':
@@ -148,7 +149,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           if (probe.func !== null) return bpfString(probe.func);
           return argsSyntax(probe.dynamicFunc!.expr);
         case 'retval':
-          if (probe?.args.kind === 'go-return') return 'reg("ax")';
+          if (probe?.args.kind === 'go-return') return '(int64)reg("ax")';
           return probe?.args.kind === 'return' ? 'retval' : field('ret');
         case 'goid':
           return `*(uint64 *)(reg("r14") + ${goidOffset()})`;
@@ -270,7 +271,12 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           case 'Member':
             if (e.object.kind === 'Ident' && e.object.name === 'args') {
               const gp = probe?.args.kind === 'go-regs' ? probe.args.params?.find((p) => p.name === e.property) : undefined;
-              if (gp) w.write(gp.kind === 'string' ? `str(reg("${GO_ARG_REGS[gp.reg]}"), reg("${GO_ARG_REGS[gp.reg + 1]}"))` : `reg("${GO_ARG_REGS[gp.reg]}")`);
+              // bpftrace's str(p, n) keeps n-1 bytes (room for the NUL): a Go string of length
+              // len needs len + 1.
+              if (gp) {
+                const r = (i: number) => `reg("${GO_ARG_REGS[i]}")`;
+                w.write(gp.kind === 'string' ? `str(${r(gp.reg)}, ${r(gp.reg + 1)} + 1)` : gp.kind === 'int' ? `(int64)${r(gp.reg)}` : r(gp.reg));
+              }
               else w.write(field(e.property));
               return;
             }
@@ -366,8 +372,15 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       switch (c.callee) {
         case 'copyinstr':
         case 'str':
-        case 'gostr':
           simple('str');
+          return;
+        case 'gostr':
+          // str(p, n) keeps n-1 bytes (room for the NUL): a Go string of length len needs len + 1.
+          w.write('str', c.calleeSpan).write('(');
+          expr(args[0]!);
+          w.write(', ');
+          sub(args[1]!, 10);
+          w.write(' + 1)');
           return;
         case 'stringof':
           if (analysis.types.get(args[0]!) === 'string') expr(args[0]!);

@@ -275,7 +275,7 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
   const wild = isWild(fn);
   const funcInfo = { func: wild ? null : fn, dynamicFunc: wild ? { expr: 'func', transform: 'none' as const } : null };
   if (name === 'entry' || name === '') {
-    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}`, args: entryArgs(binary, fn, facts), name: 'entry' }, diagnostics: [] };
+    return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${entryPoint(binary, fn, facts)}`, args: entryArgs(binary, fn, facts), name: 'entry' }, diagnostics: [] };
   }
   if (name === 'return') {
     const go = goReturn(binary, fn, desc, facts, { ...common, ...funcInfo, name: 'return' }, true);
@@ -290,6 +290,16 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
     return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${quoteFunc(fn)}+${Number.parseInt(off, 16)}`, args: entryArgs(binary, fn, facts), name }, diagnostics: [] };
   }
   return fail(Codes.BadProbeName, `a pid probe's name is entry, return or an offset, not '${name}'`);
+}
+
+/**
+ * Where an entry probe on `fn` attaches: on Go functions past the stack-check prologue
+ * (whose slow path re-enters at the symbol after growing the stack), where that is known
+ * and bpftrace can attach at an offset; else at the symbol.
+ */
+function entryPoint(binary: string, fn: string, facts: Facts): string {
+  const entry = facts.binaries?.[binary]?.functions?.[fn]?.entry;
+  return entry !== undefined && facts.bpftrace.uprobeOffsets ? `${quoteFunc(fn)}+${entry}` : quoteFunc(fn);
 }
 
 /** Entry args of a uprobe on `binary`: Go's registers when it is a register-ABI Go binary. */
@@ -375,7 +385,7 @@ function resolveUprobe(desc: ProbeDesc, parts: string[], which: 'entry' | 'retur
   }
   return {
     probe: {
-      attach: `${kind}:${bin}:${offset ? `${quoteFunc(offset[1]!)}+${Number(offset[2])}` : quoteFunc(fn)}`,
+      attach: `${kind}:${bin}:${offset ? `${quoteFunc(offset[1]!)}+${Number(offset[2])}` : which === 'entry' ? entryPoint(bin, fn, facts) : quoteFunc(fn)}`,
       special: null,
       args: which === 'entry' ? entryArgs(bin, fn, facts) : { kind: 'return', dtraceStyle: false },
       provider: kind, module: bin.split('/').pop() ?? bin, func: wild ? null : fn, name: which,

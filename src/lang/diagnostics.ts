@@ -60,6 +60,15 @@ export const Codes = {
   // bpftrace
   BpftraceError: 'CT4001',
   BpftraceWarning: 'CT4002',
+  // trace check expectations (src/check/expect.ts)
+  ExpectSyntax: 'CT5001',
+  ExpectUnknownFunction: 'CT5002',
+  ExpectUnknownAggregation: 'CT5003',
+  ExpectWrongFunction: 'CT5004',
+  ExpectKeys: 'CT5005',
+  ExpectUnits: 'CT5006',
+  ExpectNoEvents: 'CT5007',
+  ExpectNoDuration: 'CT5008',
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

@@ -43,6 +43,9 @@ const HEADER = /^(?<file>[^\s:][^:]*?):(?<line>\d+)(?:-(?<lineEnd>\d+))?(?::(?<c
 const PLAIN = /^(?<sev>ERROR|WARNING): ?(?<msg>.*)$/;
 const UNDERLINE = /^\s*~+\s*$/;
 
+/** Positioned warnings about generated code that carry no meaning for the user. */
+const NOISY_WARNINGS = ['Addrspace mismatch'];
+
 /** Lines to drop: bpftrace prints this at every start here, and it is harmless. */
 export function isNoise(line: string): boolean {
   return line.includes("couldn't set RLIMIT_MEMLOCK");
@@ -150,6 +153,9 @@ export class StderrParser {
     const underlined = UNDERLINE.test(c.raw[c.raw.length - 1] ?? '');
     const text = underlined ? c.message.slice(0, -1) : c.message;
     const message = text.map((l) => l.trim()).filter((l) => l !== '').join(' ');
+    // bpftrace 0.23 warns when `&&` joins a kernel-side value (our container filter) with a
+    // user-memory one (e.g. goid): integers either way, so nothing the user can act on.
+    if (c.diag.severity === 'warning' && NOISY_WARNINGS.includes(message)) return [];
     return [{ ...c.diag, message, raw: c.raw }];
   }
 }

@@ -79,7 +79,7 @@ export async function goBinaryFacts(path: string, functionNames: readonly string
     const decodeSet = new Set(opts.decode ?? syms.keys());
     const functions: Record<string, GoFunctionFacts> = {};
     for (const [name, sym] of syms) {
-      const code = decodeSet.has(name) ? decodeFunction(f, sym) : { returns: [], tailCalls: 0 };
+      const code: DecodedFunction = decodeSet.has(name) ? decodeFunction(f, sym) : { returns: [], tailCalls: 0 };
       const params = fromDwarf?.params.get(name);
       functions[name] = params ? { ...code, params } : code;
     }
@@ -96,6 +96,8 @@ export async function goBinaryFacts(path: string, functionNames: readonly string
 export interface DecodedFunction {
   readonly returns: number[];
   readonly tailCalls: number;
+  /** Offset just past the stack-check prologue (see decodeReturns); absent when there is none. */
+  readonly entry?: number;
 }
 
 function decodeFunction(f: ElfFile, sym: ElfSymbol): DecodedFunction {
@@ -120,10 +122,14 @@ export function decodeReturns(code: Uint8Array, start: bigint): DecodedFunction 
   const ins = new x.Instruction();
   const returns: number[] = [];
   let tailCalls = 0;
+  // For the prologue: each instruction's offset, and for branches their kind and target.
+  const seen: { off: number; next: number; flow: number; target: bigint | null }[] = [];
   try {
     dec.ip = start;
     while (dec.canDecode) {
       dec.decodeOut(ins);
+      const near = ins.op0Kind === x.OpKind.NearBranch64 || ins.op0Kind === x.OpKind.NearBranch32 || ins.op0Kind === x.OpKind.NearBranch16;
+      seen.push({ off: Number(ins.ip - start), next: Number(ins.nextIP - start), flow: ins.flowControl, target: near ? ins.nearBranchTarget : null });
       switch (ins.flowControl) {
         case x.FlowControl.Return:
           if (ins.mnemonic === x.Mnemonic.Ret || ins.mnemonic === x.Mnemonic.Retf) returns.push(Number(ins.ip - start));
@@ -150,7 +156,35 @@ export function decodeReturns(code: Uint8Array, start: bigint): DecodedFunction 
     ins.free();
     dec.free();
   }
-  return { returns, tailCalls };
+  const entry = prologueEnd(seen, start, x.FlowControl.ConditionalBranch, x.FlowControl.UnconditionalBranch, x.FlowControl.Call);
+  return entry === undefined ? { returns, tailCalls } : { returns, tailCalls, entry };
+}
+
+/**
+ * Go starts most functions with a stack check: `CMP RSP, 16(R14); JBE grow` where `grow`
+ * calls runtime.morestack and jumps back to the function's first instruction. A uprobe on
+ * the symbol then fires twice for a call that grows its stack; one just past the JBE fires
+ * once per call, with the argument registers still intact. Returns that offset.
+ */
+function prologueEnd(
+  seen: readonly { off: number; next: number; flow: number; target: bigint | null }[],
+  start: bigint,
+  conditional: number,
+  unconditional: number,
+  call: number,
+): number | undefined {
+  for (const ins of seen.slice(0, 6)) {
+    if (ins.flow !== conditional || ins.target === null) continue;
+    const at = seen.findIndex((i) => BigInt(i.off) + start === ins.target);
+    if (at < 0) return undefined;
+    let sawCall = false;
+    for (const b of seen.slice(at, at + 12)) {
+      if (b.flow === call) sawCall = true;
+      if (b.flow === unconditional) return sawCall && b.target === start ? ins.next : undefined;
+    }
+    return undefined;
+  }
+  return undefined;
 }
 
 // ---- DWARF ----

@@ -44,6 +44,13 @@ export interface RunOptions {
   readonly handleSignals?: boolean;
   /** How long bpftrace gets to exit after SIGINT before SIGKILL; default 5000. */
   readonly killAfterMs?: number;
+  /**
+   * Receives each interval snapshot's aggregations (-i, or a program compiled with an
+   * interval) instead of the presenter rendering it. For callers that render themselves.
+   */
+  readonly onSnapshot?: (aggregations: readonly Aggregation[]) => void;
+  /** Render the exit-time aggregations (default true); they are in RunResult.aggregations either way. */
+  readonly renderFinal?: boolean;
 }
 
 export type StopReason = 'exit' | 'duration' | 'signal' | 'abort' | 'output-closed';
@@ -186,6 +193,14 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
           onDiag(o.diagnostic);
           continue;
         }
+        if (o.kind === 'snapshot' && opts.onSnapshot) {
+          try {
+            opts.onSnapshot(o.aggregations);
+          } catch {
+            // a caller's hook must not break the run
+          }
+          continue;
+        }
         presenter.handle(o);
         if (o.kind === 'attached' && !stream.announcesReady) timers.push(setTimeout(fireAttached, READY_FALLBACK_MS));
         if (o.kind === 'ready') fireAttached();
@@ -270,7 +285,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       for (const d of stderrParser.end()) onDiag(d);
       cleanup();
       const fin = stream.finish();
-      presenter.final(fin.shown);
+      if (opts.renderFinal !== false) presenter.final(fin.shown);
       presenter.lost(stream.lost);
       if (outLines.overlong > 0) presenter.message(`trace: ${outLines.overlong} bpftrace output line(s) were too long and skipped`);
       presenter.clearProgress();

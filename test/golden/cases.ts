@@ -34,10 +34,11 @@ export const GO_BINARIES = {
   [GO_EXE]: {
     go: { version: 'go1.19.8', regabi: true, goidOffset: 152 },
     functions: {
-      'main.handle': { returns: [320], tailCalls: 0, params: [{ name: 'n', goType: 'int', kind: 'int' as const, reg: 0 }] },
+      'main.handle': { returns: [320], tailCalls: 0, entry: 10, params: [{ name: 'n', goType: 'int', kind: 'int' as const, reg: 0 }] },
       'main.vote': {
         returns: [181, 250],
         tailCalls: 1,
+        entry: 10,
         params: [
           { name: 'n', goType: 'int', kind: 'int' as const, reg: 0 },
           { name: 'name', goType: 'string', kind: 'string' as const, reg: 1 },

@@ -7,6 +7,7 @@ import { present, type Aggregation, type ScalarAggregation } from '../aggregate.
 import { plainPaint, type Paint } from './color.js';
 import { formatKey, formatNumber, valueHeader } from './format.js';
 import { renderHistogram } from './histogram.js';
+import { renderPercentileTable } from './percentiles.js';
 
 export function renderTable(agg: ScalarAggregation, paint: Paint = plainPaint): string {
   const shown = present(agg) as ScalarAggregation;
@@ -42,9 +43,14 @@ export function renderTable(agg: ScalarAggregation, paint: Paint = plainPaint): 
   return title + text + '\n';
 }
 
-/** Any aggregation in its default form: a table, or distributions. Ends with one newline. */
+/**
+ * Any aggregation in its default form: a table, or distributions; a latency() aggregation with
+ * keys as one percentile table (a row per key). Ends with one newline.
+ */
 export function renderAggregation(agg: Aggregation, paint: Paint = plainPaint): string {
-  return agg.kind === 'scalar' ? renderTable(agg, paint) : renderHistogram(agg, paint);
+  if (agg.kind === 'scalar') return renderTable(agg, paint);
+  if (agg.func === 'latency' && agg.keys.length > 0) return renderPercentileTable(agg, paint);
+  return renderHistogram(agg, paint);
 }
 
 /** Several aggregations, separated by blank lines. */

@@ -1,0 +1,159 @@
+// Compiling the session's program against its target.
+//
+// What runs (and what :emit shows) is compiled by run.ts's prepareRun, exactly as
+// `trace -c NAME FILE.d` compiles the saved session, with the target resolved afresh.
+// Each clause typed is checked at once by compileProgram: the same steps, but against the
+// target resolved once per `:target`, and with the diagnostics returned (the REPL shows them
+// against the clause typed) rather than printed.
+
+import { compileAst } from '../compiler/compile.js';
+import type { BinaryFacts, BpftraceFacts, Facts } from '../compiler/facts.js';
+import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
+import type { CompiledProgram } from '../compiler/program.js';
+import { hasErrors, type Diagnostic } from '../lang/diagnostics.js';
+import { parse } from '../lang/parse.js';
+import type { Source } from '../lang/source.js';
+import type { BpftraceInfo } from '../runner/bpftrace.js';
+import { binaryInfo } from '../runner/elf.js';
+import { gatherFacts } from '../runner/gather-facts.js';
+import { goBinaryFacts } from '../runner/go.js';
+import { resolveTargets, isValidContainerRef, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
+import { Writable } from 'node:stream';
+import { buildTargetFacts, prepareRun, type Prepared } from '../commands/run.js';
+import type { Streams } from '../commands/output.js';
+
+/** What the session traces: one container or one process, or the whole host. */
+export interface TargetSpec {
+  readonly container: string | null;
+  readonly pid: number | null;
+  readonly runtime: RuntimeChoice;
+}
+
+export interface CompileContext {
+  /** Null when no bpftrace was found: clauses still compile (against reference facts), nothing runs. */
+  readonly bpftrace: BpftraceInfo | null;
+  readonly bpf: BpftraceFacts;
+  readonly targets: readonly ResolvedTarget[];
+  readonly hostPids: boolean;
+  readonly destructive: boolean;
+}
+
+export type CompileOutcome =
+  | { readonly ok: true; readonly program: CompiledProgram; readonly diagnostics: readonly Diagnostic[] }
+  /** `message`: a problem of the machine or target, not of the text (no span). */
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly message?: string };
+
+export function hasTarget(spec: TargetSpec | null): spec is TargetSpec {
+  return !!spec && (spec.container !== null || spec.pid !== null);
+}
+
+export function describeTarget(t: ResolvedTarget): string {
+  return t.runtime === 'pid' ? `PID ${t.hostPid} (${t.name})` : `container ${t.name} (${t.runtime}, PID ${t.hostPid})`;
+}
+
+export async function resolveSpec(spec: TargetSpec, env: NodeJS.ProcessEnv): Promise<{ ok: true; targets: ResolvedTarget[] } | { ok: false; message: string }> {
+  if (spec.container !== null && !isValidContainerRef(spec.container)) {
+    return { ok: false, message: `${JSON.stringify(spec.container)} is not a valid container name (use letters, digits and _ . - only)` };
+  }
+  const r = await resolveTargets(
+    { containers: spec.container !== null ? [spec.container] : [], labels: [], pids: spec.pid !== null ? [spec.pid] : [], runtime: spec.runtime },
+    { env },
+  );
+  return r.ok ? { ok: true, targets: r.targets } : r;
+}
+
+/** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes (as run.ts). */
+async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
+  const out: Record<string, BinaryFacts> = {};
+  for (const [bin, fns] of wanted) {
+    const info = binaryInfo(bin);
+    if ('error' in info) continue;
+    if (!info.go) {
+      out[bin] = { go: null };
+      continue;
+    }
+    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...(uprobeOffsets ? fns.all : fns.returns)] });
+    out[bin] = 'error' in facts ? { go: info.go } : facts;
+  }
+  return out;
+}
+
+/** Compiles a whole program text; `intervalMs` adds the interval snapshot probe. */
+export async function compileProgram(ctx: CompileContext, source: Source, intervalMs: number | null): Promise<CompileOutcome> {
+  const parsed = parse(source);
+  if (hasErrors(parsed.diagnostics)) return { ok: false, diagnostics: parsed.diagnostics };
+  const descs = parsed.program.items.flatMap((i) => (i.kind === 'Clause' ? i.probes : []));
+
+  let target;
+  if (ctx.targets.length > 0) {
+    const tf = buildTargetFacts(ctx.targets, descs, ctx.hostPids);
+    if (!tf.ok) return { ok: false, diagnostics: [], message: tf.message };
+    target = tf.facts;
+  }
+  const gathered = gatherFacts({
+    bpftrace: ctx.bpf,
+    tracepoints: tracepointsNeeded(descs),
+    scriptArgs: [],
+    scriptName: source.name,
+    destructive: ctx.destructive,
+    ...(target ? { target } : {}),
+  });
+  if (!gathered.ok) return { ok: false, diagnostics: [], message: gathered.message };
+  const facts: Facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts), ctx.bpf.uprobeOffsets) };
+  const compiled = compileAst(parsed.program, source, facts, { intervalMs, quiet: false }, parsed.diagnostics);
+  if (!compiled.program) return { ok: false, diagnostics: compiled.diagnostics };
+  return { ok: true, program: compiled.program, diagnostics: compiled.diagnostics };
+}
+
+/** Collects what prepareRun prints (its diagnostics), to show only when it fails. */
+class Capture extends Writable {
+  text = '';
+  constructor(readonly isTTY: boolean) {
+    super();
+  }
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+export interface SessionOptions {
+  readonly spec: TargetSpec;
+  readonly bpftrace?: string;
+  readonly hostPids: boolean;
+  readonly destructive: boolean;
+}
+
+export type PrepareOutcome = { readonly ok: true; readonly prepared: Prepared } | { readonly ok: false; readonly exitCode: number; readonly output: string };
+
+/**
+ * The session's program text compiled as trace would compile it from a file (`emit`: without
+ * needing bpftrace), with `intervalMs` for the snapshots. `output`: what prepareRun printed.
+ */
+export async function prepareSession(o: SessionOptions, text: string, intervalMs: number | null, emit: boolean, io: Streams): Promise<PrepareOutcome> {
+  const err = new Capture(io.stderr.isTTY === true);
+  const out = new Capture(false);
+  const p = await prepareRun(
+    {
+      expr: text,
+      positionals: [],
+      output: 'table',
+      intervalMs,
+      durationMs: null,
+      emit,
+      ...(o.bpftrace !== undefined ? { bpftrace: o.bpftrace } : {}),
+      quiet: false,
+      destructive: o.destructive,
+      targets: {
+        containers: o.spec.container !== null ? [o.spec.container] : [],
+        labels: [],
+        pids: o.spec.pid !== null ? [o.spec.pid] : [],
+        runtime: o.spec.runtime,
+        hostPids: o.hostPids,
+      },
+    },
+    { stdout: out, stderr: err, env: io.env },
+  );
+  if ('exitCode' in p) return { ok: false, exitCode: p.exitCode, output: err.text };
+  return { ok: true, prepared: p };
+}
