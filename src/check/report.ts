@@ -125,7 +125,8 @@ export function renderVerdicts(r: CheckReport, colors: Colors = { enabled: false
     text = lines.join('\n');
   }
   const out = [text];
-  if (r.run) out.push(`run: '${r.run.command}' ${describeRun(r.run)}${r.run.exitCode !== 0 && !r.failOnRun && r.run.spawnError === undefined ? ' (not failing the check: see --fail-on-run)' : ''}`);
+  const note = r.run && r.run.exitCode !== 0 && r.run.stoppedBy === null && !r.failOnRun && r.run.spawnError === undefined ? ' (not failing the check: see --fail-on-run)' : '';
+  if (r.run) out.push(`run: '${r.run.command}' ${describeRun(r.run)}${note}`);
   const n = (s: VerdictStatus) => r.verdicts.filter((v) => v.status === s).length;
   const parts = [`${n('pass')} passed`, ...(n('fail') ? [`${n('fail')} failed`] : []), ...(n('error') ? [`${n('error')} could not be evaluated`] : [])];
   if (runFailed(r)) parts.push('the --run command failed');

@@ -15,14 +15,11 @@ import { Writable } from 'node:stream';
 import { checkExpectation, evaluateExpectation, parseExpectation, type Expectation } from '../check/expect.js';
 import { junitXml } from '../check/junit.js';
 import { exitCodeOf, renderVerdicts, reportJson, type CheckReport, type RunOutcome } from '../check/report.js';
-import { mapPosition } from '../compiler/emitter.js';
-import { Codes, error, type Diagnostic } from '../lang/diagnostics.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
 import { colorEnabled } from '../runner/render/color.js';
-import { runProgram, type RunResult } from '../runner/session.js';
-import { watchTargets } from '../runner/targets/index.js';
+import type { RunResult } from '../runner/session.js';
 import { chalkFor, fail, printDiagnostics, type Streams } from './output.js';
-import { prepareRun, type Prepared, type TargetRequest } from './run.js';
+import { executeRun, prepareRun, type Prepared, type TargetRequest } from './run.js';
 
 export interface CheckOptions {
   /** Program text given with -e, or undefined to take it from the first positional. */
@@ -171,13 +168,6 @@ async function traceWhile(p: Prepared, opts: CheckOptions, io: Streams, stdout: 
     reason ??= why;
     stop.abort();
   };
-  const unwatch = p.targets.length
-    ? watchTargets(p.targets, (_t, why) => {
-        fail(io, `${why}; ending the trace`);
-        goneMessage = why;
-        end('target-gone');
-      })
-    : () => undefined;
   const onAttached = () => {
     attachedAt = performance.now();
     startedAt = new Date();
@@ -189,19 +179,24 @@ async function traceWhile(p: Prepared, opts: CheckOptions, io: Streams, stdout: 
     }
   };
 
-  const result = await runProgram(p.compiled, {
-    signal: stop.signal,
-    bpftrace: p.bpftrace,
-    output: opts.output,
-    stdout,
-    stderr: io.stderr,
-    env: io.env,
-    progress: true,
-    onAttached,
-  }).finally(() => {
-    clearTimeout(timer);
-    unwatch();
-  });
+  const { exitCode, result: ran } = await executeRun(
+    p,
+    {
+      output: opts.output,
+      durationMs: null,
+      quiet: false,
+      signal: stop.signal,
+      stdout,
+      onAttached,
+      onTargetGone: (why: string) => {
+        goneMessage = why;
+        end('target-gone');
+      },
+    },
+    io,
+  ).finally(() => clearTimeout(timer));
+  if (!ran) throw new Error('no bpftrace to run with');
+  const result = ran;
   stoppedAt ??= performance.now();
 
   let run: RunOutcome | null = null;
@@ -211,19 +206,12 @@ async function traceWhile(p: Prepared, opts: CheckOptions, io: Streams, stdout: 
     const outcome = await cmd.exited;
     run = reason === 'duration' && outcome.stoppedBy === 'trace-ended' ? { ...outcome, stoppedBy: 'duration' } : outcome;
   }
-
-  // bpftrace's own errors, at the user's line and column where the source map knows it.
-  const mapped: Diagnostic[] = [];
-  for (const e of result.errors) {
-    const span = e.line !== undefined ? mapPosition(p.compiled.sourceMap, e.line, e.colStart ?? 1, e.colEnd ?? (e.colStart ?? 1) + 1) : undefined;
-    if (span) mapped.push(error(Codes.BpftraceError, e.message, span));
-    else fail(io, e.message);
-  }
-  printDiagnostics(mapped, p.source, io);
+  // executeRun printed bpftrace's errors (at the user's source where it could): 2 when it did.
+  const bpftraceErrors = exitCode === 2;
 
   const windowMs = attachedAt !== null ? Math.max(0, stoppedAt - attachedAt) : null;
   let err: string | undefined;
-  if (result.exitCode !== 0 || mapped.length > 0) err = result.message ?? 'bpftrace failed';
+  if (result.exitCode !== 0 || bpftraceErrors) err = result.message ?? 'bpftrace failed';
   else if (goneMessage !== null) err = `the trace ended early: ${goneMessage}`;
   else if (result.stoppedBy === 'signal' && opts.run !== undefined && run !== null && run.stoppedBy !== null) err = 'interrupted before the --run command finished';
   else if (opts.run !== undefined && attachedAt === null) err = 'the probes never attached, so the --run command was not started';
@@ -320,7 +308,7 @@ export async function checkCommand(opts: CheckOptions, io: Streams): Promise<num
       return 2;
     }
   }
-  const failedRun = t.run && t.run.exitCode !== 0 && !opts.failOnRun;
+  const failedRun = t.run && t.run.exitCode !== 0 && t.run.stoppedBy === null && t.run.spawnError === undefined && !opts.failOnRun;
   if (failedRun) fail(io, `warning: the --run command ${t.run.exitCode === null ? `was ended by ${t.run.signal ?? 'a signal'}` : `exited with status ${t.run.exitCode}`} (use --fail-on-run to fail the check on it)`);
   return exitCodeOf(report);
 }

@@ -208,6 +208,12 @@ export interface ExecuteOptions {
   readonly quiet: boolean;
   /** Ends the run early (as Ctrl-C does): final aggregations are still printed. */
   readonly signal?: AbortSignal;
+  /** Called once every probe is attached. */
+  readonly onAttached?: () => void;
+  /** Where results go (default io.stdout). */
+  readonly stdout?: Streams['stdout'];
+  /** A traced target stopped (the run then ends); called after the one-line notice. */
+  readonly onTargetGone?: (reason: string) => void;
 }
 
 /** Runs a prepared program until it ends; a traced target that stops ends it too. */
@@ -219,6 +225,7 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
   const unwatch = p.targets.length
     ? watchTargets(p.targets, (_t, reason) => {
         fail(io, `${reason}; ending the trace`);
+        opts.onTargetGone?.(reason);
         stop.abort();
       })
     : () => undefined;
@@ -227,10 +234,11 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
     signal: stop.signal,
     bpftrace: p.bpftrace,
     output: opts.output,
-    stdout: io.stdout,
+    stdout: opts.stdout ?? io.stdout,
     stderr: io.stderr,
     env: io.env,
     ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
+    ...(opts.onAttached ? { onAttached: opts.onAttached } : {}),
     progress: !opts.quiet,
   }).finally(() => {
     unwatch();
