@@ -10,13 +10,15 @@ import { compileAst } from '../compiler/compile.js';
 import type { BinaryFacts, BpftraceFacts, Facts } from '../compiler/facts.js';
 import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';
-import { hasErrors, type Diagnostic } from '../lang/diagnostics.js';
+import { Codes, error, hasErrors, suggest, type Diagnostic } from '../lang/diagnostics.js';
+import type { ProbeDesc } from '../lang/ast.js';
 import { parse } from '../lang/parse.js';
 import type { Source } from '../lang/source.js';
 import type { BpftraceInfo } from '../runner/bpftrace.js';
 import { binaryInfo } from '../runner/elf.js';
 import { gatherFacts } from '../runner/gather-facts.js';
 import { goBinaryFacts } from '../runner/go.js';
+import { listProbes } from '../runner/listing.js';
 import { resolveTargets, isValidContainerRef, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
 import { Writable } from 'node:stream';
 import { buildTargetFacts, prepareRun, type Prepared } from '../commands/run.js';
@@ -102,7 +104,46 @@ export async function compileProgram(ctx: CompileContext, source: Source, interv
   const facts: Facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts), ctx.bpf.uprobeOffsets) };
   const compiled = compileAst(parsed.program, source, facts, { intervalMs, quiet: false }, parsed.diagnostics);
   if (!compiled.program) return { ok: false, diagnostics: compiled.diagnostics };
+  const main = ctx.targets[0];
+  const missing = main?.exeHost ? await unknownFunctions(descs, main) : [];
+  if (missing.length) return { ok: false, diagnostics: [...compiled.diagnostics, ...missing] };
   return { ok: true, program: compiled.program, diagnostics: compiled.diagnostics };
+}
+
+const functionLists = new Map<string, Promise<ReadonlySet<string>>>();
+
+/** Function names of an executable (as `trace list` shows them), read once per host path. */
+export function functionsOf(exeHost: string): Promise<ReadonlySet<string>> {
+  let p = functionLists.get(exeHost);
+  if (!p) {
+    p = listProbes({ exeHost, pattern: 'uprobe:*' }).then((l) => new Set(l.probes.filter((x) => x.kind === 'uprobe').map((x) => x.name)));
+    functionLists.set(exeHost, p);
+  }
+  return p;
+}
+
+/**
+ * Probes on a function of the target's executable that it does not have. The compiler leaves
+ * that to bpftrace, which would refuse only at :start; here the clause is refused as typed.
+ */
+async function unknownFunctions(descs: readonly ProbeDesc[], t: ResolvedTarget): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  for (const d of descs) {
+    const p = d.parts.map((x) => x.value);
+    const fn = /^(u|uprobe|ur|uretprobe)$/.test(p[0] ?? '') && p.length === 2 ? p[1] : p[0] === 'pid$target' && p[1] === '' ? p[2] : undefined;
+    if (fn === undefined || fn === '' || /[*?[]/.test(fn)) continue;
+    const fns = await functionsOf(t.exeHost);
+    if (fns.size === 0 || fns.has(fn)) continue;
+    const near = suggest(fn, fns);
+    const where = t.runtime === 'pid' ? `PID ${t.hostPid}` : `container ${t.name}`;
+    out.push(
+      error(Codes.BadProbeName, `${t.exe} (${where}) has no function ${fn}`, d.span, [
+        ...(near ? [`did you mean ${near}?`] : []),
+        `trace list ${t.runtime === 'pid' ? `-p ${t.hostPid}` : `-c ${t.name}`} 'uprobe:*' lists them`,
+      ]),
+    );
+  }
+  return out;
 }
 
 /** Collects what prepareRun prints (its diagnostics), to show only when it fails. */

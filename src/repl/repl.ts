@@ -160,7 +160,7 @@ export class Repl {
       }
       const shift = (s: { start: number; end: number }) => ({ start: s.start - piece.start + piece.base, end: Math.min(s.end, piece.end) - piece.start + piece.base });
       const related = (d.related ?? []).filter((r) => pieceAt(r.span.start) === piece).map((r) => ({ ...r, span: shift(r.span) }));
-      out.push(formatDiagnostic({ ...d, span: shift(d.span), ...(related.length ? { related } : {}) }, piece.source, paint));
+      out.push(formatDiagnostic({ ...d, span: shift(d.span), related }, piece.source, paint));
       for (const r of d.related ?? []) {
         const other = pieceAt(r.span.start);
         if (!other || other === piece) continue;
@@ -212,7 +212,8 @@ export class Repl {
     if (this.tty) this.info(this.banner());
     try {
       for (;;) {
-        this.prompt();
+        // A line typed ahead while busy is already on the screen: no prompt before it.
+        if (this.queue.length === 0) this.prompt();
         const line = await this.next();
         this.promptShown = false;
         if (line === null) break;
@@ -272,12 +273,13 @@ export class Repl {
       void this.detach().then(() => this.info('stopped: detached from the target; the clauses and aggregations are kept (:start, :print)'));
       return;
     }
-    if (op) return;
     if (!this.tty) {
+      // Not at a terminal (a script): nothing running, so Ctrl-C (SIGINT) ends the session.
       this.quitting = true;
       this.enqueue(null);
       return;
     }
+    if (op) return;
     this.acc.reset();
     this.editing = null;
     const rl = this.rl as unknown as { line: string; cursor: number };
@@ -301,7 +303,13 @@ export class Repl {
       case 'chunk': {
         const at = this.editing;
         this.editing = null;
-        return this.withOp(() => this.addText(ev.text, at));
+        return this.withOp(async () => {
+          if ((await this.addText(ev.text, at)) || at === null || !this.tty) return;
+          // A failed edit stays an edit: the text goes back in the line to be fixed.
+          this.editing = at;
+          this.editText = oneLine(ev.text);
+          this.info(`still editing clause ${at + 1} (Ctrl-C cancels)`);
+        });
       }
     }
   }
@@ -317,7 +325,7 @@ export class Repl {
 
   private async finish(): Promise<void> {
     const pending = this.acc.flush();
-    if (pending !== null && !this.quitting) await this.withOp(() => this.addText(pending, this.editing));
+    if (pending !== null && !this.quitting) await this.withOp(async () => void (await this.addText(pending, this.editing)));
     if (this.tty) this.io.stdout.write('\n');
     await this.detach();
     const aggs = this.store.merged();
@@ -386,9 +394,11 @@ export class Repl {
       this.info(`re-attached with ${this.clauseCount()}; the aggregations gathered so far are kept`);
       return true;
     }
+    // Ctrl-C while re-attaching: the change stays, detached.
+    if (this.opAbort?.signal.aborted) return true;
     this.items = before;
     this.problem('bpftrace could not run the new program: the change is undone');
-    if (!this.live && !this.opAbort?.signal.aborted && before.some((i) => i.kind === 'clause')) {
+    if (!this.live && before.some((i) => i.kind === 'clause')) {
       const again = await this.runnable(before);
       if (again && (await this.attach(again, this.sessionLayout(before)))) this.info(`re-attached with the previous ${this.clauseCount()}`);
     }
@@ -404,20 +414,20 @@ export class Repl {
     return layoutOf(items, clauseSource(items));
   }
 
-  /** Typed text: its items are added (or replace item `at`, for :edit). */
-  private async addText(text: string, at: number | null): Promise<void> {
+  /** Typed text: its items are added (or replace item `at`, for :edit). False when refused. */
+  private async addText(text: string, at: number | null): Promise<boolean> {
     const input = new Source('<input>', text);
     const parsed = parse(input);
     if (hasErrors(parsed.diagnostics)) {
       this.printDiagnostics(parsed.diagnostics, { text, pieces: [{ start: 0, end: text.length, source: input, base: 0 }] });
       this.fail(2);
-      return;
+      return false;
     }
     const split = splitItems(text);
-    if (split.length === 0) return;
+    if (split.length === 0) return true;
     if (at !== null && at >= this.items.length) {
       this.problem(`there is no clause ${at + 1} any more (:list)`);
-      return;
+      return true;
     }
     const items = at === null ? [...this.items, ...split] : [...this.items.slice(0, at), ...split, ...this.items.slice(at + 1)];
     const first = at ?? this.items.length;
@@ -426,7 +436,7 @@ export class Repl {
     );
     const numbers = split.map((_, k) => first + k + 1).join(', ');
     const what = at === null ? `added as ${split.length === 1 ? 'clause' : 'items'} ${numbers}` : `clause ${at + 1} replaced`;
-    await this.adopt(items, layout, what);
+    return this.adopt(items, layout, what);
   }
 
   // ---- running ----
@@ -592,7 +602,7 @@ export class Repl {
     if (await this.attach(program, this.sessionLayout())) {
       const t = this.ctx.targets[0];
       this.info(`attached: tracing ${t ? describeTarget(t) : 'the host'} with ${this.clauseCount()} (:print shows the aggregations, :stop or Ctrl-C detaches)`);
-    }
+    } else if (!this.opAbort?.signal.aborted) this.info('not attached (:edit N or :del N the clause bpftrace refused, then :start)');
   }
 
   private async print(): Promise<void> {
@@ -734,7 +744,10 @@ export class Repl {
 
   private async completionSources(): Promise<CompletionSources> {
     const empty = { functions: [], usdt: [], tracepoints: [] };
-    const listed = this.listing ? await Promise.race([this.listing.catch(() => empty), sleep(3000).then(() => empty)]) : empty;
+    // The listing takes well under a second; a Tab pressed before it is done waits for it a little.
+    const late = new AbortController();
+    const listed = this.listing ? await Promise.race([this.listing.catch(() => empty), sleep(3000, late.signal).then(() => empty)]) : empty;
+    late.abort();
     const names = new Set(this.store.names);
     for (const m of programText(this.items).matchAll(/@[A-Za-z_]\w*/g)) names.add(m[0]);
     return {
