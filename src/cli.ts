@@ -10,6 +10,7 @@ import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
 import { demoCommand } from './commands/demo.js';
 import { listCommand } from './commands/list.js';
+import { addProbeCommands } from './commands/probes.js';
 import { checkCommand } from './commands/check.js';
 
 const EXAMPLES = `
@@ -141,6 +142,8 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       if (stepMs === undefined) return void ((code = 2), fail(io, `bad --step '${o.step}': use a duration like 8s`));
       code = await demoCommand({ stepMs, keep: o.keep, ...(o.bpftrace ? { bpftrace: o.bpftrace } : {}) }, io);
     });
+  // `trace probes [NAME]` and `trace run NAME [args...]`: the scripts in probes/.
+  addProbeCommands(program, io, (c) => (code = c));
   program
     .command('repl')
     .description('interactive session: type clauses (compiled at once), :start to attach, :print, :help')
@@ -175,7 +178,7 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
     .option('--bpftrace <path>', 'bpftrace binary to use')
-    .addHelpText('after', `\nExample:\n  trace check -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' --junit report.xml probes/go-latency.d main.handle\n\nDocs: docs/ci.md`)
+    .addHelpText('after', `\nExample:\n  trace check -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' --junit report.xml checkout-latency.d\n\nDocs: docs/ci.md`)
     .action(async (first: string | undefined, rest: string[], o: { expr?: string; expect: string[]; run?: string; duration?: string; failOnRun: boolean; junit?: string; output: 'table' | 'json'; quiet: boolean; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
       const badPid = o.pid.find((p) => !/^\d+$/.test(p));
       if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));

@@ -206,7 +206,12 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     // A string-valued ?: becomes an if/else around its statement (bpftrace 0.23 cannot
     // load a string ternary); `subs` stands a branch in for the ternary while lowering.
     const subs = new Map<Expr, Expr>();
-    const resolve = (e: Expr): Expr => subs.get(e) ?? e;
+    const resolve = (e: Expr): Expr => {
+      // Follow chains: a nested ternary's branch can itself stand in for one.
+      let r = e;
+      for (let s = subs.get(r); s !== undefined; s = subs.get(r)) r = s;
+      return r;
+    };
     const stringTernary = (e: Expr): Expr | undefined => {
       const r = resolve(e);
       if (r.kind === 'Ternary' && analysis.types.get(r) === 'string') return r;
@@ -801,7 +806,8 @@ function aggregationInfo(sym: AggSymbol, analysis: Analysis): AggregationInfo {
     const syscallKey = /^(probefunc|func)$/.test(label) && analysis.clauses.some((c) => c.probes.some((p) => p.dynamicFunc?.transform === 'syscall'));
     return {
       label,
-      type: t === 'string' ? 'string' : t === 'stack' ? 'stack' : 'int',
+      // A syscall key is the number from raw_syscalls, shown as a name by the runner.
+      type: syscallKey ? 'int' : t === 'string' ? 'string' : t === 'stack' ? 'stack' : 'int',
       transform: syscallKey ? 'syscall' : t === 'stack' ? (label.startsWith('u') ? 'ustack' : 'stack') : 'none',
     };
   });
