@@ -148,6 +148,7 @@ export async function compileSection(ctx) {
   raw.scripts = perScript.map((p) => ({ name: p.s.name, clauses: p.clauses, args: p.s.args, container: p.s.container ?? null, msPerCompile: p.samples, iterations: p.n }));
   raw.skipped = skipped;
 
+  for (const s of skipped.filter((x) => x.name.startsWith('probes/'))) rows.push({ id: '1', name: `compile ${s.name}`, text: `not measured: does not compile against the demo (${s.why.slice(0, 120)})` });
   if (perScript.length && !perScript[0].s.golden) {
     for (const p of perScript) {
       const s = summary(p.samples);
