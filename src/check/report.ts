@@ -10,7 +10,7 @@
 //   run: 'wrk -d 5s http://...' exited with status 0 after 5.02 s
 //   1 passed
 
-import Table from 'cli-table3';
+import { renderGrid } from '../runner/render/format.js';
 import { Chalk } from 'chalk';
 import { Codes } from '../lang/diagnostics.js';
 import { formatValue, valueUnit, type ComparisonResult, type Verdict, type VerdictStatus } from './expect.js';
@@ -107,23 +107,7 @@ export function renderVerdicts(r: CheckReport, colors: Colors = { enabled: false
     const got = r.run.spawnError !== undefined ? 'not started' : r.run.exitCode !== null ? `exit ${r.run.exitCode}` : (r.run.signal ?? 'signal');
     rows.push(['--run exits 0', got, '== 0', word(failed ? 'fail' : 'pass')]);
   }
-  const ruled = rows.some((row) => row.some((cell) => cell.includes('\n')));
-  const table = new Table({
-    head: ['expectation', 'measured', 'bound', 'result'].map((h) => c.bold.cyan(h)),
-    ...(ruled ? {} : { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } }),
-    colAligns: ['left', 'right', 'right', 'left'],
-    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
-    wordWrap: false,
-  });
-  for (const row of rows) table.push(row);
-  let text = table.toString();
-  if (!ruled) {
-    // As the aggregation tables: no rules between rows, but one under the header.
-    const lines = text.split('\n');
-    const rule = (lines[0] ?? '').replace('┌', '├').replace(/┬/g, '┼').replace('┐', '┤');
-    if (lines.length > 2) lines.splice(2, 0, rule);
-    text = lines.join('\n');
-  }
+  const text = renderGrid(['expectation', 'measured', 'bound', 'result'].map((h) => c.bold.cyan(h)), rows, ['left', 'right', 'right', 'left']);
   const out = [text];
   const note = r.run && r.run.exitCode !== 0 && r.run.stoppedBy === null && !r.failOnRun && r.run.spawnError === undefined ? ' (not failing the check: see --fail-on-run)' : '';
   if (r.run) out.push(`run: '${r.run.command}' ${describeRun(r.run)}${note}`);

@@ -106,7 +106,7 @@ export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
 }
 
 /** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes. */
-async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
+export async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
   const out: Record<string, BinaryFacts> = {};
   for (const [bin, fns] of wanted) {
     const info = binaryInfo(bin);

@@ -7,7 +7,7 @@
 // against the clause typed) rather than printed.
 
 import { compileAst } from '../compiler/compile.js';
-import type { BinaryFacts, BpftraceFacts, Facts } from '../compiler/facts.js';
+import type { BpftraceFacts, Facts } from '../compiler/facts.js';
 import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import { Codes, error, hasErrors, suggest, type Diagnostic } from '../lang/diagnostics.js';
@@ -15,13 +15,11 @@ import type { ProbeDesc } from '../lang/ast.js';
 import { parse } from '../lang/parse.js';
 import type { Source } from '../lang/source.js';
 import type { BpftraceInfo } from '../runner/bpftrace.js';
-import { binaryInfo } from '../runner/elf.js';
 import { gatherFacts } from '../runner/gather-facts.js';
-import { goBinaryFacts } from '../runner/go.js';
 import { listProbes } from '../runner/listing.js';
 import { resolveTargets, isValidContainerRef, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
 import { Writable } from 'node:stream';
-import { buildTargetFacts, prepareRun, type Prepared } from '../commands/run.js';
+import { binaryFacts, buildTargetFacts, prepareRun, type Prepared } from '../commands/run.js';
 import type { Streams } from '../commands/output.js';
 
 /** What the session traces: one container or one process, or the whole host. */
@@ -62,22 +60,6 @@ export async function resolveSpec(spec: TargetSpec, env: NodeJS.ProcessEnv): Pro
     { env },
   );
   return r.ok ? { ok: true, targets: r.targets } : r;
-}
-
-/** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes (as run.ts). */
-async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
-  const out: Record<string, BinaryFacts> = {};
-  for (const [bin, fns] of wanted) {
-    const info = binaryInfo(bin);
-    if ('error' in info) continue;
-    if (!info.go) {
-      out[bin] = { go: null };
-      continue;
-    }
-    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...(uprobeOffsets ? fns.all : fns.returns)] });
-    out[bin] = 'error' in facts ? { go: info.go } : facts;
-  }
-  return out;
 }
 
 /** Compiles a whole program text; `intervalMs` adds the interval snapshot probe. */

@@ -1,5 +1,6 @@
 // Value and key text shared by the table, distribution and printa renderers.
 
+import Table from 'cli-table3';
 import type { KeyInfo } from '../../compiler/program.js';
 import type { Aggregation } from '../aggregate.js';
 import type { Key } from '../keys.js';
@@ -47,4 +48,27 @@ export function humanNs(ns: number): string {
   if (abs >= 1e6) return fmt(ns / 1e6, 'ms');
   if (abs >= 1e3) return fmt(ns / 1e3, 'us');
   return fmt(ns, 'ns');
+}
+
+/**
+ * A cli-table3 grid as every table of ours looks: rules between rows only when a cell spans
+ * several lines (stacks), and always one rule under the header (which cli-table3 drops with
+ * the row rules). Headers come painted; colour is ours to decide, so cli-table3 styles none.
+ */
+export function renderGrid(head: readonly string[], rows: readonly (readonly string[])[], aligns: readonly ('left' | 'right')[]): string {
+  const ruled = rows.some((r) => r.some((c) => c.includes('\n')));
+  const table = new Table({
+    head: [...head],
+    ...(ruled ? {} : { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } }),
+    colAligns: [...aligns],
+    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
+    wordWrap: false,
+  });
+  for (const r of rows) table.push([...r]);
+  const text = table.toString();
+  if (ruled) return text;
+  const lines = text.split('\n');
+  const rule = (lines[0] ?? '').replace('┌', '├').replace(/┬/g, '┼').replace('┐', '┤');
+  if (lines.length > 2) lines.splice(2, 0, rule);
+  return lines.join('\n');
 }

@@ -12,10 +12,9 @@
 // is the upper edge of the bucket that holds it (exact to the bucket: at most 1/32 above the
 // true value); max is the upper edge of the highest bucket. -o json has the raw numbers.
 
-import Table from 'cli-table3';
 import { percentiles, present, type HistAggregation } from '../aggregate.js';
 import { plainPaint, type Paint } from './color.js';
-import { formatKey, formatNumber, humanNs } from './format.js';
+import { formatKey, formatNumber, humanNs, renderGrid } from './format.js';
 
 export const PERCENTILE_COLUMNS = ['count', 'p50', 'p90', 'p99', 'p999', 'max'] as const;
 
@@ -38,22 +37,11 @@ export function renderPercentileTable(agg: HistAggregation, paint: Paint = plain
       dur(p.max),
     ];
   });
-  const ruled = cells.some((r) => r.some((c) => c.includes('\n')));
-  const table = new Table({
-    head: [...agg.keys.map((k) => k.label), ...PERCENTILE_COLUMNS].map((h) => paint.header(h)),
-    ...(ruled ? {} : { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } }),
-    colAligns: [...agg.keys.map(() => 'left' as const), ...PERCENTILE_COLUMNS.map(() => 'right' as const)],
-    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
-    wordWrap: false,
-  });
-  for (const r of cells) table.push(r);
-  let text = table.toString();
-  if (!ruled) {
-    const lines = text.split('\n');
-    const rule = (lines[0] ?? '').replace('┌', '├').replace(/┬/g, '┼').replace('┐', '┤');
-    if (lines.length > 2) lines.splice(2, 0, rule);
-    text = lines.join('\n');
-  }
+  const text = renderGrid(
+    [...agg.keys.map((k) => k.label), ...PERCENTILE_COLUMNS].map((h) => paint.header(h)),
+    cells,
+    [...agg.keys.map(() => 'left' as const), ...PERCENTILE_COLUMNS.map(() => 'right' as const)],
+  );
   const title = agg.name !== '@' ? paint.title(agg.name) + '\n' : '';
   return title + text + '\n';
 }

@@ -2,10 +2,9 @@
 // key columns headed by the key expression, the value column by the function, rows in
 // DTrace's order (by value, largest last).
 
-import Table from 'cli-table3';
 import { present, type Aggregation, type ScalarAggregation } from '../aggregate.js';
 import { plainPaint, type Paint } from './color.js';
-import { formatKey, formatNumber, valueHeader } from './format.js';
+import { formatKey, formatNumber, renderGrid, valueHeader } from './format.js';
 import { renderHistogram } from './histogram.js';
 import { renderPercentileTable } from './percentiles.js';
 
@@ -19,26 +18,7 @@ export function renderTable(agg: ScalarAggregation, paint: Paint = plainPaint): 
     }),
     formatNumber(row.value),
   ]);
-  // Rule lines between rows only when a row spans several lines (stacks).
-  const ruled = cells.some((r) => r.some((c) => c.includes('\n')));
-  const table = new Table({
-    head: head.map((h) => paint.header(h)),
-    ...(ruled ? {} : { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } }),
-    colAligns: [...agg.keys.map(() => 'left' as const), 'right' as const],
-    // Colour is ours to decide (NO_COLOR, pipes); cli-table3's default styles colour regardless.
-    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
-    wordWrap: false,
-  });
-  for (const r of cells) table.push(r);
-  let text = table.toString();
-  if (!ruled) {
-    // Without row rules cli-table3 also drops the rule under the header: put that one back.
-    const lines = text.split('\n');
-    const top = lines[0] ?? '';
-    const rule = top.replace('┌', '├').replace(/┬/g, '┼').replace('┐', '┤');
-    if (lines.length > 2) lines.splice(2, 0, rule);
-    text = lines.join('\n');
-  }
+  const text = renderGrid(head.map((h) => paint.header(h)), cells, [...agg.keys.map(() => 'left' as const), 'right' as const]);
   const title = agg.name !== '@' ? paint.title(agg.name) + '\n' : '';
   return title + text + '\n';
 }
