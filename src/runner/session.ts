@@ -5,21 +5,20 @@
 // not exited ~5 s later it is killed. It is also killed if our process exits, and, where
 // util-linux's setpriv exists, by the kernel if our process dies (parent-death signal).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { CompiledProgram } from '../compiler/program.js';
 import type { Aggregation } from './aggregate.js';
 import type { BpftraceInfo } from './bpftrace.js';
+import { localBpftrace, type ProcessEnd, type ProgramProcess } from './bpftrace-process.js';
 import { StderrParser, type BpftraceDiagnostic } from './diagnostics.js';
 import { decodeLine } from './events.js';
-import { LineSplitter } from './lines.js';
 import { Presenter, type OutStream } from './presenter.js';
 import { EventStream } from './stream.js';
 
 export interface RunOptions {
+  /** Its features decide how output is decoded; its path is run unless `process` is given. */
   readonly bpftrace: BpftraceInfo;
+  /** Where the program runs, when not a local bpftrace child (a helper). */
+  readonly process?: ProgramProcess;
   readonly extraArgs?: readonly string[];
   readonly output: 'table' | 'json';
   readonly stdout: OutStream;
@@ -70,12 +69,8 @@ export interface RunResult {
   readonly stoppedBy: StopReason;
 }
 
-/** Programs longer than this go through a temporary file (Linux limits one argument to 128 KiB). */
-const MAX_INLINE_PROGRAM = 100 * 1024;
 /** Without a `ready` marker: the probes count as attached this long after bpftrace announced them, if nothing else came. */
 const READY_FALLBACK_MS = 500;
-
-let setprivPath: string | null | undefined;
 
 type Emitter = { on?: (ev: string, f: (e?: unknown) => void) => unknown; off?: (ev: string, f: (e?: unknown) => void) => unknown };
 const absorbing = new WeakSet<object>();
@@ -91,30 +86,7 @@ function absorbWriteErrors(stream: object): void {
   e.on('error', () => {});
 }
 
-/** util-linux setpriv, which can set a parent-death signal before exec'ing bpftrace. */
-function findSetpriv(): string | null {
-  if (setprivPath !== undefined) return setprivPath;
-  setprivPath = null;
-  for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) {
-    try {
-      accessSync(p, constants.X_OK);
-      setprivPath = p;
-      break;
-    } catch {
-      // not here
-    }
-  }
-  return setprivPath;
-}
-
-/** bpftrace's argv: options first, then the program, then positional parameters. */
-export function bpftraceArgv(compiled: CompiledProgram, extraArgs: readonly string[], programFile: string | null): string[] {
-  const all = [...compiled.bpftraceArgs, ...extraArgs];
-  const options = all.filter((a) => a.startsWith('-'));
-  const positional = all.filter((a) => !a.startsWith('-'));
-  const program = programFile === null ? ['-e', compiled.text] : [programFile];
-  return ['-f', 'json', ...options, ...program, ...positional];
-}
+export { bpftraceArgv } from './bpftrace-process.js';
 
 export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -122,43 +94,16 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     const presenter = new Presenter(compiled, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env, ...(opts.progress !== undefined ? { progress: opts.progress } : {}) });
     const stream = new EventStream(compiled);
     const decodeOpts = stream.decodeOptions(opts.bpftrace.features.jsonKeysDoubleEscaped);
-    const outLines = new LineSplitter();
-    const errLines = new LineSplitter();
     const stderrParser = new StderrParser(compiled.sourceMap);
     const diagnostics: BpftraceDiagnostic[] = [];
     const reported = new Map<string, number>();
+    const child: ProgramProcess = opts.process ?? localBpftrace(compiled, { path: opts.bpftrace.path, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}), env });
 
-    try {
-      accessSync(opts.bpftrace.path, constants.X_OK);
-    } catch {
-      // Checked here: through setpriv, a missing file would read as a bpftrace failure.
-      resolve(failed(`could not start bpftrace (${opts.bpftrace.path}): not an executable file`));
-      return;
-    }
-
-    let tmpDir: string | null = null;
-    let programFile: string | null = null;
-    if (compiled.text.length > MAX_INLINE_PROGRAM) {
-      try {
-        tmpDir = mkdtempSync(join(tmpdir(), 'ctrace-'));
-        programFile = join(tmpDir, 'program.bt');
-        writeFileSync(programFile, compiled.text, { mode: 0o600 });
-      } catch (e) {
-        if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
-        resolve(failed(`could not write the program to a temporary file: ${e instanceof Error ? e.message : String(e)}`));
-        return;
-      }
-    }
-    const argv = bpftraceArgv(compiled, opts.extraArgs ?? [], programFile);
-    const setpriv = findSetpriv();
-    const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', opts.bpftrace.path, ...argv]] : [opts.bpftrace.path, argv];
-
-    let child: ChildProcess;
     let stoppedBy: StopReason = 'exit';
     let stopping = false;
     let forced = false;
     let killedAfterTimeout = false;
-    let spawnError: Error | null = null;
+    let startFailure: string | null = null;
     let attachedFired = false;
     let finished = false;
     const timers: NodeJS.Timeout[] = [];
@@ -213,45 +158,32 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
         // A second interrupt: the user does not want to wait for END.
         if (why === 'signal' && !forced) {
           forced = true;
-          child.kill('SIGKILL');
+          child.kill();
         }
         return;
       }
       stopping = true;
       stoppedBy = why;
-      child.kill('SIGINT');
+      child.interrupt();
       const t = setTimeout(() => {
         killedAfterTimeout = true;
-        child.kill('SIGKILL');
+        child.kill();
       }, opts.killAfterMs ?? 5000);
       timers.push(t);
     };
 
     const onSignal = () => stop('signal');
     const onAbort = () => stop('abort');
-    const onExit = () => {
-      // Our process is exiting with bpftrace still running: it must not outlive us.
-      if (!finished) child.kill('SIGKILL');
-    };
     const onOutError = () => {
       // The reader went away (`trace ... | head`): stop writing, and stop bpftrace.
       presenter.closeStdout();
       stop('output-closed');
     };
 
-    try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    } catch (e) {
-      cleanup();
-      resolve(failed(`could not start bpftrace (${opts.bpftrace.path}): ${e instanceof Error ? e.message : String(e)}`));
-      return;
-    }
-
     if (opts.handleSignals !== false) {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     }
-    process.on('exit', onExit);
     const stdoutEmitter = opts.stdout as unknown as Emitter;
     absorbWriteErrors(opts.stdout);
     stdoutEmitter.on?.('error', onOutError);
@@ -263,31 +195,27 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
 
     presenter.progress('starting bpftrace...');
 
-    child.stdout!.on('data', (chunk: Buffer) => {
-      for (const line of outLines.push(chunk)) onStdoutLine(line);
+    child.start({
+      stdout: onStdoutLine,
+      stderr: (line) => {
+        for (const d of stderrParser.push(line)) onDiag(d);
+      },
+      end: done,
     });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      for (const line of errLines.push(chunk)) for (const d of stderrParser.push(line)) onDiag(d);
-    });
-    child.on('error', (e) => {
-      // Only a failed start matters (ENOENT, EACCES); no 'close' will follow it.
-      if (child.pid !== undefined) return;
-      spawnError = e;
-      done(null, null);
-    });
-    child.on('close', (code, sig) => done(code, sig));
 
-    function done(code: number | null, sig: NodeJS.Signals | null): void {
+    function done(e: ProcessEnd): void {
       if (finished) return;
       finished = true;
-      for (const line of outLines.end()) onStdoutLine(line);
-      for (const line of errLines.end()) for (const d of stderrParser.push(line)) onDiag(d);
+      const code = e.kind === 'exit' ? e.code : null;
+      const sig = e.kind === 'exit' ? e.signal : null;
+      if (e.kind === 'failed') startFailure = e.message;
       for (const d of stderrParser.end()) onDiag(d);
       cleanup();
       const fin = stream.finish();
-      if (opts.renderFinal !== false) presenter.final(fin.shown);
+      if (opts.renderFinal !== false && e.kind !== 'failed') presenter.final(fin.shown);
       presenter.lost(stream.lost);
-      if (outLines.overlong > 0) presenter.message(`trace: ${outLines.overlong} bpftrace output line(s) were too long and skipped`);
+      const overlong = e.kind === 'exit' ? (e.overlong ?? 0) : 0;
+      if (overlong > 0) presenter.message(`trace: ${overlong} bpftrace output line(s) were too long and skipped`);
       presenter.clearProgress();
 
       const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -299,7 +227,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
         message,
         errors: errors.length ? errors : [{ severity: 'error', message: message.replace(/^bpftrace failed: /, ''), raw: [] }],
       });
-      if (spawnError) return resolve(fail(`could not start bpftrace (${opts.bpftrace.path}): ${spawnError.message}`));
+      if (startFailure !== null) return resolve(fail(startFailure));
       if (killedAfterTimeout) return resolve(fail(`bpftrace did not stop within ${Math.round((opts.killAfterMs ?? 5000) / 1000)} s of SIGINT and was killed`));
       if (forced) return resolve({ ...base, exitCode: 130, message: 'interrupted again: bpftrace was killed before printing its final aggregations' });
       if (code === 0) return resolve({ ...base, exitCode: 0 });
@@ -312,14 +240,8 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       for (const t of timers) clearTimeout(t);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      process.off('exit', onExit);
       stdoutEmitter.off?.('error', onOutError);
       opts.signal?.removeEventListener('abort', onAbort);
-      if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
-    }
-
-    function failed(message: string): RunResult {
-      return { exitCode: 1, aggregations: [], lost: 0, errors: [], diagnostics: [], message, stoppedBy: 'exit' };
     }
   });
 }
