@@ -33,6 +33,9 @@ Examples:
   # file opens in two containers, split per container
   trace -c web -c api 'tracepoint:syscalls:sys_enter_openat { @[container, execname] = count(); }'
 
+  # one program on three hosts over SSH, merged, split by host
+  trace -H web1 -H web2 -H db@10.0.0.7:2222 -c checkout 'uprobe:main.handle < @[host] = count() >'
+
   # show the bpftrace program instead of running it
   trace --emit bpftrace 'syscall::read:entry { @[pid] = count(); }'
 
@@ -42,6 +45,19 @@ Docs: docs/README.md`;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** --hosts FILE: one host per line; blank lines and # comments are skipped. */
+function readHostsFile(path: string): { hosts: string[] } | { error: string } {
+  try {
+    const hosts = readFileSync(path, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter((l) => l !== '');
+    return hosts.length ? { hosts } : { error: `--hosts ${path} lists no hosts` };
+  } catch (e) {
+    return { error: `cannot read --hosts ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}` };
+  }
 }
 
 function version(): string {
@@ -75,6 +91,10 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .option('--host-pids', 'show host PIDs for pid/tid/$target instead of the container\'s', false)
     .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
+    .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])
+    .option('--hosts <file>', 'run on every host listed in FILE (one per line, # comments)')
+    .option('--accept-new', 'record the key of an SSH host not yet in known_hosts (a changed key is always refused)', false)
+    .option('--connect-timeout <duration>', 'SSH connection timeout per attempt', '10s')
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError('(run trace --help for usage)')
     .configureOutput({
@@ -92,6 +112,14 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       if (intervalMs === undefined) return void ((code = 2), fail(io, `bad --interval '${o.interval}': use a duration like 1s or 500ms`));
       if (durationMs === undefined) return void ((code = 2), fail(io, `bad --duration '${o.duration}': use a duration like 10s or 2m`));
       const positionals = first === undefined ? [] : [first, ...rest];
+      const connectTimeoutMs = parseDuration(String(o.connectTimeout));
+      if (connectTimeoutMs === undefined) return void ((code = 2), fail(io, `bad --connect-timeout '${o.connectTimeout}': use a duration like 5s`));
+      const hosts = [...(o.host as string[])];
+      if (typeof o.hosts === 'string') {
+        const listed = readHostsFile(o.hosts);
+        if ('error' in listed) return void ((code = 2), fail(io, listed.error));
+        hosts.push(...listed.hosts);
+      }
       code = await runCommand(
         {
           ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
@@ -110,6 +138,8 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
             runtime: o.runtime as 'auto' | 'podman' | 'docker' | 'containerd',
             hostPids: o.hostPids === true,
           },
+          hosts,
+          ssh: { acceptNew: o.acceptNew === true, connectTimeoutMs },
         },
         io,
       );

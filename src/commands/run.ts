@@ -1,24 +1,22 @@
 // `trace [options] PROGRAM|FILE [args...]`: compile a program and run it, or emit it.
 
 import { readFileSync } from 'node:fs';
-import { compileAst } from '../compiler/compile.js';
-import { REFERENCE_FACTS, type BinaryFacts, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
 import { mapPosition } from '../compiler/emitter.js';
-import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
-import type { ProbeDesc } from '../lang/ast.js';
-import { binaryInfo } from '../runner/elf.js';
-import { goBinaryFacts } from '../runner/go.js';
-import { resolveTargets, watchTargets, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
-import { targetFacts } from '../runner/targets/facts.js';
+import { watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
 import { isValidContainerRef } from '../runner/targets/exec.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { parse } from '../lang/parse.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
 import { findBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
-import { gatherFacts } from '../runner/gather-facts.js';
+import { compileFor, resolveRequest, type TargetRequest } from '../runner/prepare.js';
 import { runProgram, type RunResult } from '../runner/session.js';
+import { runFleet } from '../runner/fleet.js';
+import { localTransport } from '../runner/transport/local.js';
+import type { Transport } from '../runner/transport/types.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import { fail, printDiagnostics, type Streams } from './output.js';
+
+export type { TargetRequest } from '../runner/prepare.js';
 
 export interface RunOptions {
   /** Program text given with -e, or undefined to take it from the first positional. */
@@ -32,46 +30,15 @@ export interface RunOptions {
   readonly quiet: boolean;
   readonly destructive: boolean;
   readonly targets?: TargetRequest;
+  /** --host specs (and --hosts file lines): run through the helper on each, over SSH. */
+  readonly hosts?: readonly string[];
+  readonly ssh?: RemoteOptions;
 }
 
-/** -c NAME (repeatable), --label k=v, -p PID, --runtime, --host-pids. */
-export interface TargetRequest {
-  readonly containers: readonly string[];
-  readonly labels: readonly string[];
-  readonly pids: readonly number[];
-  readonly runtime: RuntimeChoice;
-  readonly hostPids: boolean;
-}
-
-export function wantsTargets(t: TargetRequest | undefined): t is TargetRequest {
-  return !!t && t.containers.length + t.labels.length + t.pids.length > 0;
-}
-
-/** Does any probe rely on the target's main executable (no binary named)? */
-function needsExe(descs: readonly ProbeDesc[]): boolean {
-  return descs.some((d) => {
-    const p = d.parts.map((x) => x.value);
-    const head = p[0] ?? '';
-    return (/^(u|uprobe|ur|uretprobe)$/.test(head) && p.length === 2) || /^pid\$target$/.test(head) || (/^(usdt|U)$/.test(head) && p.length === 3 && !p[1]!.startsWith('/'));
-  });
-}
-
-/** The compiler's view of the resolved targets. */
-export function buildTargetFacts(targets: readonly ResolvedTarget[], descs: readonly ProbeDesc[], hostPids: boolean): { ok: true; facts: TargetFacts } | { ok: false; message: string } {
-  const main = targets[0]!;
-  const base = targetFacts(main, pathsNeeded(descs), needsExe(descs));
-  if (!base.ok) return base;
-  const containers = targets.filter((t) => t.runtime !== 'pid');
-  return {
-    ok: true,
-    facts: {
-      ...base.facts,
-      nspid: main.nspid,
-      pidnsLevel: main.pidnsLevel,
-      hostPids,
-      ...(containers.length ? { containers: containers.map((t) => ({ name: t.name, mntns: t.mntns })) } : { pids: targets.map((t) => t.hostPid) }),
-    },
-  };
+/** How to reach --host hosts. */
+export interface RemoteOptions {
+  readonly acceptNew: boolean;
+  readonly connectTimeoutMs: number;
 }
 
 export interface LoadedProgram {
@@ -93,34 +60,6 @@ export function loadProgram(opts: { expr?: string; positionals: readonly string[
     }
   }
   return { source: new Source(COMMAND_LINE, first), args: rest };
-}
-
-export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
-  return {
-    version: info.version,
-    uprobeOffsets: info.features.uprobeOffsets,
-    kprobes: info.features.kprobes,
-    kfunc: info.features.kfunc,
-    btf: info.features.btf,
-  };
-}
-
-/** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes. */
-export async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
-  const out: Record<string, BinaryFacts> = {};
-  for (const [bin, fns] of wanted) {
-    const info = binaryInfo(bin);
-    if ('error' in info) continue; // bpftrace reports a missing binary in its own words
-    if (!info.go) {
-      out[bin] = { go: null };
-      continue;
-    }
-    // Decoded: functions with return probes (their RETs), and with bpftrace able to attach
-    // at offsets, those with entry probes too (to enter past Go's stack-check prologue).
-    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...(uprobeOffsets ? fns.all : fns.returns)] });
-    out[bin] = 'error' in facts ? { go: info.go } : facts;
-  }
-  return out;
 }
 
 /** A program compiled against its targets, ready to run. */
@@ -155,51 +94,33 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
   }
 
   const found = await findBpftrace({ explicit: opts.bpftrace, env: io.env });
-  let bpf: BpftraceFacts;
-  if (found.ok) bpf = bpftraceFacts(found.info);
-  else if (opts.emit) bpf = REFERENCE_FACTS.bpftrace;
-  else {
+  if (!found.ok && !opts.emit) {
     fail(io, found.message);
     return { exitCode: 1 };
   }
-
-  const descs = parsed.program.items.flatMap((i) => (i.kind === 'Clause' ? i.probes : []));
-
-  let targets: ResolvedTarget[] = [];
-  let target: TargetFacts | undefined;
-  if (wantsTargets(opts.targets)) {
-    const resolved = await resolveTargets({ containers: [...opts.targets.containers], labels: [...opts.targets.labels], pids: [...opts.targets.pids], runtime: opts.targets.runtime }, { env: io.env });
-    if (!resolved.ok) {
-      fail(io, resolved.message);
-      return { exitCode: 1 };
-    }
-    targets = resolved.targets;
-    const tf = buildTargetFacts(targets, descs, opts.targets.hostPids);
-    if (!tf.ok) {
-      fail(io, tf.message);
-      return { exitCode: 1 };
-    }
-    target = tf.facts;
-  }
-
-  const gathered = gatherFacts({
-    bpftrace: bpf,
-    tracepoints: tracepointsNeeded(descs),
-    scriptArgs: args,
-    scriptName: source.name,
-    destructive: opts.destructive,
-    ...(target ? { target } : {}),
-  });
-  if (!gathered.ok) {
-    fail(io, gathered.message);
+  const resolved = await resolveRequest(opts.targets, io.env);
+  if (!resolved.ok) {
+    fail(io, resolved.message);
     return { exitCode: 1 };
   }
-  const facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts), bpf.uprobeOffsets) };
-
-  const compiled = compileAst(parsed.program, source, facts, { intervalMs: opts.intervalMs, quiet: opts.quiet }, parsed.diagnostics);
+  const compiled = await compileFor({
+    source,
+    program: parsed.program,
+    parseDiagnostics: parsed.diagnostics,
+    args,
+    targets: resolved.targets,
+    hostPids: opts.targets?.hostPids ?? false,
+    intervalMs: opts.intervalMs,
+    quiet: opts.quiet,
+    destructive: opts.destructive,
+    bpftrace: found.ok ? found.info : null,
+  });
   printDiagnostics(compiled.diagnostics, source, io);
-  if (!compiled.program) return { exitCode: 2 };
-  return { source, compiled: compiled.program, bpftrace: found.ok ? found.info : null, targets };
+  if (!compiled.ok) {
+    if (compiled.message !== undefined) fail(io, compiled.message);
+    return { exitCode: compiled.message !== undefined ? 1 : 2 };
+  }
+  return { source, compiled: compiled.compiled, bpftrace: found.ok ? found.info : null, targets: resolved.targets };
 }
 
 export interface ExecuteOptions {
@@ -245,20 +166,106 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
     opts.signal?.removeEventListener('abort', abort);
   });
 
-  // bpftrace's own errors, at the user's line and column where the source map knows it.
+  return { exitCode: reportBpftraceErrors(result, p.compiled, p.source, io) ? 2 : result.exitCode, result };
+}
+
+/** bpftrace's own errors, at the user's line and column where the source map knows it. True when any was mapped. */
+function reportBpftraceErrors(result: RunResult, compiled: CompiledProgram, source: Source, io: Streams): boolean {
   const mapped: Diagnostic[] = [];
   const unmapped: string[] = [];
   for (const e of result.errors) {
-    const span = e.line !== undefined ? mapPosition(p.compiled.sourceMap, e.line, e.colStart ?? 1, e.colEnd ?? (e.colStart ?? 1) + 1) : undefined;
+    const span = e.line !== undefined ? mapPosition(compiled.sourceMap, e.line, e.colStart ?? 1, e.colEnd ?? (e.colStart ?? 1) + 1) : undefined;
     if (span) mapped.push(error(Codes.BpftraceError, e.message, span));
     else unmapped.push(e.message);
   }
-  printDiagnostics(mapped, p.source, io);
+  printDiagnostics(mapped, source, io);
   for (const m of unmapped) fail(io, m);
-  return { exitCode: mapped.length > 0 ? 2 : result.exitCode, result };
+  return mapped.length > 0;
+}
+
+/** A host that could not be reached: its run fails with the reason, and the others go on. */
+function unreachable(label: string, message: string): Transport {
+  return { label, start: async () => ({ ok: false, message }), close: () => undefined };
+}
+
+/** Not root and not over SSH: the local helper, through sudo, decides what this user may trace. */
+function needsLocalHelper(opts: RunOptions): boolean {
+  return !opts.emit && typeof process.getuid === 'function' && process.getuid() !== 0;
+}
+
+/** The run through helpers: over SSH to each --host, or the local one through sudo. */
+async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
+  const loaded = loadProgram(opts);
+  if ('error' in loaded) {
+    fail(io, loaded.error);
+    return 2;
+  }
+  const { source, args } = loaded;
+  // Syntax errors are shown before any host is contacted.
+  const parsed = parse(source);
+  if (hasErrors(parsed.diagnostics)) {
+    printDiagnostics(parsed.diagnostics, source, io);
+    return 2;
+  }
+  const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
+  if (badName !== undefined) {
+    fail(io, `${JSON.stringify(badName)} is not a valid container name (use letters, digits and _ . - only)`);
+    return 2;
+  }
+  if (opts.bpftrace !== undefined && opts.hosts?.length) {
+    fail(io, '--bpftrace cannot be used with --host: each host\'s helper uses its own bpftrace');
+    return 2;
+  }
+
+  const transports: Transport[] = [];
+  if (opts.hosts?.length) {
+    const { sshTransport, parseHostSpec } = await import('../runner/transport/ssh.js');
+    const specs = [...new Set(opts.hosts)];
+    // A malformed host is a command-line error, refused before any host is contacted.
+    for (const spec of specs) {
+      const p = parseHostSpec(spec);
+      if (!p.ok) {
+        fail(io, p.message);
+        return 2;
+      }
+    }
+    // Connected in parallel; a host that cannot be reached fails alone, in the fleet's report.
+    const connected = await Promise.all(specs.map((spec) => sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, connectTimeoutMs: opts.ssh?.connectTimeoutMs ?? 10_000, env: io.env })));
+    connected.forEach((t, i) => transports.push(t.ok ? t.transport : unreachable(specs[i]!, t.message)));
+  } else transports.push(localTransport());
+
+  let compiled: CompiledProgram | null = null;
+  const many = transports.length > 1;
+  const fleet = await runFleet(
+    transports,
+    {
+      program: { name: source.name, text: source.text },
+      args,
+      ...(opts.targets ? { targets: opts.targets } : {}),
+      intervalMs: opts.intervalMs,
+      quiet: opts.quiet,
+      destructive: opts.destructive,
+    },
+    {
+      output: opts.output,
+      durationMs: opts.durationMs,
+      quiet: opts.quiet,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      env: io.env,
+      onDiagnostics: (d) => printDiagnostics(d, source, io),
+      onHostMessage: (host, m) => fail(io, many ? `${host}: ${m}` : m),
+      onCompiled: (c) => (compiled ??= c),
+    },
+  );
+  // bpftrace errors are the same on every host: map the first host's to the user's source.
+  const firstRun = fleet.hosts.find((h) => h.result && h.result.errors.length);
+  if (firstRun?.result && compiled && reportBpftraceErrors(firstRun.result, compiled, source, io) && fleet.hosts.every((h) => h.exitCode !== 0)) return 2;
+  return fleet.exitCode;
 }
 
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
+  if (opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
   const p = await prepareRun(opts, io);
   if ('exitCode' in p) return p.exitCode;
   if (opts.emit) {

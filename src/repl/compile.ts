@@ -19,7 +19,8 @@ import { gatherFacts } from '../runner/gather-facts.js';
 import { listProbes } from '../runner/listing.js';
 import { resolveTargets, isValidContainerRef, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
 import { Writable } from 'node:stream';
-import { binaryFacts, buildTargetFacts, prepareRun, type Prepared } from '../commands/run.js';
+import { prepareRun, type Prepared } from '../commands/run.js';
+import { binaryFacts, buildTargetFacts } from '../runner/prepare.js';
 import type { Streams } from '../commands/output.js';
 
 /** What the session traces: one container or one process, or the whole host. */

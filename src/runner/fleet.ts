@@ -1,0 +1,216 @@
+// One program on many hosts: a helper per host, all in parallel, and one set of tables.
+// Each host compiles the program against its own targets (and its own `host`), streams its
+// bpftrace's lines back, and the aggregations are merged by name: counts and sums add,
+// histograms add bucket by bucket, min/max, avg and stddev from their parts. A host that fails
+// is named with its reason, and the others go on.
+
+import type { CompiledProgram } from '../compiler/program.js';
+import type { RunRequest } from '../helper/protocol.js';
+import type { Diagnostic } from '../lang/diagnostics.js';
+import { merge, type Aggregation } from './aggregate.js';
+import { openRun } from './helper-client.js';
+import { Presenter, type OutStream } from './presenter.js';
+import { runProgram, type RunResult } from './session.js';
+import type { Transport } from './transport/types.js';
+
+export interface FleetOptions {
+  readonly output: 'table' | 'json';
+  readonly durationMs: number | null;
+  readonly quiet: boolean;
+  readonly stdout: OutStream;
+  readonly stderr: OutStream;
+  readonly env: NodeJS.ProcessEnv;
+  readonly signal?: AbortSignal;
+  /** Called once with the diagnostics of the first host that compiled (all compile alike). */
+  readonly onDiagnostics?: (d: readonly Diagnostic[]) => void;
+  /** One sentence about one host (failed to attach, refused, lost, its target stopped). */
+  readonly onHostMessage?: (host: string, message: string) => void;
+  /** The first host's compiled program (bpftrace errors map through its source map). */
+  readonly onCompiled?: (program: CompiledProgram) => void;
+  /** Called once every host that attached has its probes attached. */
+  readonly onAttached?: () => void;
+}
+
+export interface HostOutcome {
+  readonly host: string;
+  /** Null when the host never ran the program. */
+  readonly result: RunResult | null;
+  readonly message?: string;
+  readonly exitCode: number;
+}
+
+export interface FleetResult {
+  /** 0 all hosts ran; 1 some host failed (others may have reported); 2 the program is wrong. */
+  readonly exitCode: number;
+  readonly hosts: readonly HostOutcome[];
+  readonly aggregations: readonly Aggregation[];
+}
+
+/** The `host` builtin's value: the host as the user named it, without a login name. */
+export function hostName(label: string): string {
+  return label.replace(/^[^@]*@/, '');
+}
+
+/** Merges each host's aggregations by name, in the program's declaration order. */
+export function mergeHosts(perHost: readonly (readonly Aggregation[])[]): Aggregation[] {
+  const byName = new Map<string, Aggregation>();
+  for (const aggs of perHost) {
+    for (const a of aggs) {
+      const prev = byName.get(a.name);
+      byName.set(a.name, prev && prev.kind === a.kind && prev.func === a.func ? merge(prev, a) : (prev ?? a));
+    }
+  }
+  return [...byName.values()];
+}
+
+/** Prefixes each line a host's program prints with its name, so that interleaved lines stay attributable. */
+function prefixed(out: OutStream, host: string): OutStream {
+  let atStart = true;
+  return {
+    isTTY: false,
+    write(s: string) {
+      let text = '';
+      for (const ch of s.split(/(?<=\n)/)) {
+        if (ch === '') continue;
+        text += (atStart ? `[${host}] ` : '') + ch;
+        atStart = ch.endsWith('\n');
+      }
+      return out.write(text);
+    },
+  } as OutStream;
+}
+
+/** Runs `req` on every host; renders merged tables (one host: exactly as a local run). */
+export async function runFleet(transports: readonly Transport[], req: Omit<RunRequest, 'v' | 'op' | 'host'>, opts: FleetOptions): Promise<FleetResult> {
+  const many = transports.length > 1;
+  const status = new Status(opts.stderr, transports.length, !opts.quiet);
+  status.show();
+  let diagnosticsShown = false;
+
+  const opened = await Promise.all(
+    transports.map(async (t) => {
+      const got = await openRun(t, { ...req, host: hostName(t.label) }, { onNotice: (m) => opts.onHostMessage?.(t.label, m) });
+      // A helper answers a run without a bpftrace only when it cannot run one.
+      const o = got.ok && !got.bpftrace ? { ok: false as const, exitCode: 1, message: `bpftrace was not found on ${t.label}`, diagnostics: got.diagnostics } : got;
+      if (!diagnosticsShown && o.diagnostics.length) {
+        diagnosticsShown = true;
+        status.clear();
+        opts.onDiagnostics?.(o.diagnostics);
+      }
+      if (!o.ok) {
+        status.failed++;
+        status.clear();
+        if (o.message !== undefined) opts.onHostMessage?.(t.label, o.message);
+      }
+      status.show();
+      return { t, o };
+    }),
+  );
+
+  const running = opened.filter((x): x is { t: Transport; o: Extract<typeof x.o, { ok: true }> } => x.o.ok);
+  const failedOutcomes: HostOutcome[] = opened.filter((x) => !x.o.ok).map((x) => ({ host: x.t.label, result: null, exitCode: x.o.ok ? 0 : x.o.exitCode, ...(!x.o.ok && x.o.message !== undefined ? { message: x.o.message } : {}) }));
+  if (running.length === 0) {
+    status.clear();
+    for (const t of transports) t.close();
+    const wrong = failedOutcomes.some((h) => h.exitCode === 2);
+    return { exitCode: wrong ? 2 : 1, hosts: failedOutcomes, aggregations: [] };
+  }
+
+  const first = running[0]!.o.program;
+  opts.onCompiled?.(first);
+  const presenter = new Presenter(first, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env: opts.env, progress: false });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  opts.signal?.addEventListener('abort', onSignal);
+
+  // Interval snapshots: each host sends its own; the merged table is drawn when every host
+  // still running has sent one since the last drawing.
+  const latest = new Map<string, readonly Aggregation[]>();
+  const live = new Set(running.map((r) => r.t.label));
+  const drawSnapshot = () => {
+    if (![...live].every((h) => latest.has(h))) return;
+    presenter.handle({ kind: 'snapshot', aggregations: mergeHosts([...latest.values()]) });
+    latest.clear();
+  };
+
+  let attached = 0;
+  const outcomes = await Promise.all(
+    running.map(async ({ t, o }) => {
+      const result = await runProgram(o.program, {
+        bpftrace: o.bpftrace!,
+        process: o.process,
+        output: opts.output,
+        stdout: many ? prefixed(opts.stdout, t.label) : opts.stdout,
+        stderr: opts.stderr,
+        env: opts.env,
+        signal: stop.signal,
+        handleSignals: false,
+        progress: !many && !opts.quiet,
+        renderFinal: !many,
+        ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
+        ...(many ? { onSnapshot: (aggs: readonly Aggregation[]) => (latest.set(t.label, aggs), drawSnapshot()) } : {}),
+        onAttached: () => {
+          status.attached++;
+          status.show();
+          if (++attached === running.length) {
+            status.clear();
+            opts.onAttached?.();
+          }
+        },
+      });
+      live.delete(t.label);
+      latest.delete(t.label);
+      t.close();
+      if (result.exitCode !== 0 && result.message) {
+        status.clear();
+        opts.onHostMessage?.(t.label, result.message);
+      }
+      return { host: t.label, result, exitCode: result.exitCode, ...(result.message ? { message: result.message } : {}) } satisfies HostOutcome;
+    }),
+  );
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  opts.signal?.removeEventListener('abort', onSignal);
+  status.clear();
+
+  const aggregations = mergeHosts(outcomes.map((h) => h.result.aggregations));
+  if (many) presenter.final(shownOf(first, aggregations));
+  const hosts = [...outcomes, ...failedOutcomes];
+  if (many) status.summary(hosts);
+  const exitCode = hosts.every((h) => h.exitCode === 0) ? 0 : hosts.some((h) => h.exitCode === 2) && !outcomes.length ? 2 : 1;
+  return { exitCode, hosts, aggregations };
+}
+
+/** What a final print shows: not the aggregations an END clause already printed. */
+function shownOf(program: CompiledProgram, aggs: readonly Aggregation[]): Aggregation[] {
+  const printed = new Set(program.printedAtEnd);
+  return aggs.filter((a) => !printed.has(a.name));
+}
+
+/** "hosts: 2/3 attached, 1 failed" on a terminal's stderr while attaching; a summary at the end. */
+class Status {
+  attached = 0;
+  failed = 0;
+  private shown = false;
+  constructor(
+    private readonly err: OutStream,
+    private readonly total: number,
+    private readonly enabled: boolean,
+  ) {}
+  show(): void {
+    if (!this.enabled || this.err.isTTY !== true || this.total < 2) return;
+    this.err.write(`\r\u001b[2Khosts: ${this.attached}/${this.total} attached${this.failed ? `, ${this.failed} failed` : ''}`);
+    this.shown = true;
+  }
+  clear(): void {
+    if (!this.shown) return;
+    this.shown = false;
+    this.err.write('\r\u001b[2K');
+  }
+  summary(hosts: readonly HostOutcome[]): void {
+    const bad = hosts.filter((h) => h.exitCode !== 0);
+    this.err.write(`trace: ${hosts.length - bad.length} of ${hosts.length} hosts reported${bad.length ? `; failed: ${bad.map((h) => h.host).join(', ')}` : ''}\n`);
+  }
+}

@@ -1,0 +1,148 @@
+// The CLI's side of the helper protocol: send one request over a transport, read the NDJSON
+// answer, and, for a run, hand the session a ProgramProcess that relays bpftrace's lines.
+
+import type { CompiledProgram } from '../compiler/program.js';
+import type { Diagnostic } from '../lang/diagnostics.js';
+import { PROTOCOL_VERSION, type Message, type Request, type RunRequest } from '../helper/protocol.js';
+import type { BpftraceInfo } from './bpftrace.js';
+import type { ProcessEnd, ProcessHandlers, ProgramProcess } from './bpftrace-process.js';
+import { LineSplitter } from './lines.js';
+import type { HelperProcess, Transport } from './transport/types.js';
+
+export type Opened =
+  | { ok: true; program: CompiledProgram; bpftrace: BpftraceInfo | null; diagnostics: readonly Diagnostic[]; process: ProgramProcess }
+  | { ok: false; exitCode: number; message?: string; refused?: boolean; diagnostics: readonly Diagnostic[] };
+
+/** What sudo or a missing helper printed, as one sentence about `label`. */
+function startFailure(label: string, stderr: readonly string[], code: number | null): string {
+  const text = stderr.filter((l) => l.trim()).slice(-3).join(' ').trim();
+  if (/^sudo: /m.test(text) || /sudo/.test(text)) return `the helper on ${label} could not be started through sudo -n (${text.replace(/\s+/g, ' ')}); ask an administrator to run trace helper install there`;
+  if (code === 127 || /not found|No such file/.test(text)) return `the ctrace helper is not installed on ${label}: run trace helper install --host ${label}`;
+  if (text) return `the helper on ${label} failed: ${text}`;
+  return code === null ? `lost the connection to the helper on ${label}` : `the helper on ${label} exited with status ${code} without answering`;
+}
+
+interface Reader {
+  /** Called per message; return true to stop delivering to this reader. */
+  onMessage(m: Message): void;
+  onBadLine(line: string): void;
+}
+
+function readMessages(proc: HelperProcess, r: Reader): { stderr: string[] } {
+  const out = new LineSplitter();
+  const err = new LineSplitter();
+  const stderr: string[] = [];
+  const onLine = (line: string) => {
+    if (line === '') return;
+    let m: Message;
+    try {
+      m = JSON.parse(line) as Message;
+    } catch {
+      r.onBadLine(line);
+      return;
+    }
+    if (typeof m !== 'object' || m === null || typeof (m as { t?: unknown }).t !== 'string') return r.onBadLine(line);
+    r.onMessage(m);
+  };
+  proc.stdout.on('data', (c: Buffer) => out.push(c).forEach(onLine));
+  proc.stdout.on('end', () => out.end().forEach(onLine));
+  proc.stderr.on('data', (c: Buffer) => {
+    for (const l of err.push(c)) if (stderr.push(l) > 50) stderr.shift();
+  });
+  return { stderr };
+}
+
+function send(proc: HelperProcess, obj: unknown): void {
+  try {
+    proc.stdin.write(JSON.stringify(obj) + '\n');
+  } catch {
+    // the helper is gone; its exit says why
+  }
+}
+
+/**
+ * Starts a run on the helper behind `transport`. Resolves once the helper has compiled the
+ * program (the process then relays bpftrace) or has refused or failed.
+ */
+export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 'op'>, hooks: { onNotice?: (message: string) => void } = {}): Promise<Opened> {
+  const started = await transport.start();
+  if (!started.ok) return { ok: false, exitCode: 1, message: started.message, diagnostics: [] };
+  const proc = started.proc;
+  const diagnostics: Diagnostic[] = [];
+  return new Promise<Opened>((resolve) => {
+    let settled = false;
+    let handlers: ProcessHandlers | null = null;
+    const queue: Message[] = [];
+    let ended = false;
+    let badLines = 0;
+    const settle = (o: Opened) => {
+      if (settled) return;
+      settled = true;
+      resolve(o);
+    };
+    const deliver = (m: Message) => {
+      const h = handlers!;
+      if (m.t === 'out') h.stdout(m.line);
+      else if (m.t === 'err') h.stderr(m.line);
+      else if (m.t === 'exit') {
+        ended = true;
+        const e: ProcessEnd = m.failed !== undefined ? { kind: 'failed', message: m.failed } : { kind: 'exit', code: m.code, signal: m.signal, ...(m.overlong ? { overlong: m.overlong } : {}) };
+        h.end(e);
+      }
+    };
+    const { stderr } = readMessages(proc, {
+      onBadLine: () => void badLines++,
+      onMessage(m) {
+        if (m.t === 'notice') return hooks.onNotice?.(m.message);
+        if (!settled) {
+          if (m.t === 'diagnostics') diagnostics.push(...m.diagnostics);
+          else if (m.t === 'error') settle({ ok: false, exitCode: m.exitCode, message: m.message, ...(m.refused ? { refused: true } : {}), diagnostics });
+          else if (m.t === 'compiled') {
+            const relay: ProgramProcess = {
+              start(h) {
+                handlers = h;
+                for (const q of queue.splice(0)) deliver(q);
+              },
+              interrupt: () => send(proc, { op: 'stop' }),
+              kill: () => proc.kill(),
+            };
+            settle({ ok: true, program: m.program, bpftrace: m.bpftrace, diagnostics, process: relay });
+          }
+          return;
+        }
+        if (m.t === 'out' || m.t === 'err' || m.t === 'exit') {
+          if (handlers) deliver(m);
+          else queue.push(m);
+        }
+      },
+    });
+    void proc.exited.then(({ code }) => {
+      if (!settled) {
+        if (diagnostics.length && code === 2) return settle({ ok: false, exitCode: 2, diagnostics });
+        return settle({ ok: false, exitCode: 1, message: badLines > 0 && !stderr.length ? `the helper on ${transport.label} does not speak ctrace's protocol ${PROTOCOL_VERSION}: install the same version there` : startFailure(transport.label, stderr, code), diagnostics });
+      }
+      if (!ended) {
+        ended = true;
+        const e: ProcessEnd = { kind: 'failed', message: `lost the connection to the helper on ${transport.label}` };
+        if (handlers) handlers.end(e);
+        else queue.push({ t: 'exit', code: null, signal: null, failed: e.message });
+      }
+    });
+    send(proc, { v: PROTOCOL_VERSION, op: 'run', ...req });
+  });
+}
+
+/** A request answered by messages then an end (hello, resolve, list): all its messages. */
+export async function ask(transport: Transport, req: Exclude<Request, RunRequest>): Promise<{ ok: true; messages: Message[] } | { ok: false; message: string; exitCode: number }> {
+  const started = await transport.start();
+  if (!started.ok) return { ok: false, message: started.message, exitCode: 1 };
+  const proc = started.proc;
+  const messages: Message[] = [];
+  const { stderr } = readMessages(proc, { onMessage: (m) => void messages.push(m), onBadLine: () => undefined });
+  send(proc, req);
+  const { code } = await proc.exited;
+  const err = messages.find((m): m is Extract<Message, { t: 'error' }> => m.t === 'error');
+  if (err) return { ok: false, message: err.message, exitCode: err.exitCode };
+  if (messages.length === 0) return { ok: false, message: startFailure(transport.label, stderr, code), exitCode: 1 };
+  return { ok: true, messages };
+}
