@@ -1,4 +1,5 @@
-// Command-line wiring only: each subcommand parses its flags and calls one function.
+// Command-line wiring only: each subcommand parses its flags and calls one function. Subcommands
+// other than the run itself are imported when they run: a cold start loads only what it uses.
 // Commands return exit codes; only bin/trace.js sets the process's exit code.
 //
 // Exit codes: 0 success; 1 the run failed (bpftrace, target, machine); 2 the program or the
@@ -8,10 +9,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
-import { demoCommand } from './commands/demo.js';
-import { listCommand } from './commands/list.js';
+import { addRunOptions, runOptionsFrom, type RunFlags } from './commands/run-options.js';
 import { addProbeCommands } from './commands/probes.js';
-import { checkCommand } from './commands/check.js';
+import { mark } from './runner/timing.js';
 
 const EXAMPLES = `
 Examples:
@@ -47,19 +47,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** --hosts FILE: one host per line; blank lines and # comments are skipped. */
-function readHostsFile(path: string): { hosts: string[] } | { error: string } {
-  try {
-    const hosts = readFileSync(path, 'utf8')
-      .split('\n')
-      .map((l) => l.replace(/#.*/, '').trim())
-      .filter((l) => l !== '');
-    return hosts.length ? { hosts } : { error: `--hosts ${path} lists no hosts` };
-  } catch (e) {
-    return { error: `cannot read --hosts ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}` };
-  }
-}
-
 function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -70,6 +57,7 @@ function version(): string {
 }
 
 export async function main(argv: readonly string[], io: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  mark('cli loaded');
   let code = 0;
   const program = new Command();
   program
@@ -79,22 +67,6 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .argument('[program]', 'a one-liner, or a .d file')
     .argument('[args...]', 'script arguments ($1, $2, ...)')
     .option('-e, --expr <program>', 'program text (all positionals become script arguments)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .option('-i, --interval <duration>', 'reprint aggregations every interval (e.g. 1s)')
-    .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
-    .addOption(new Option('--emit <what>', 'print the compiled program and exit').choices(['bpftrace']))
-    .option('--bpftrace <path>', 'bpftrace binary to use')
-    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
-    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
-    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .option('--host-pids', 'show host PIDs for pid/tid/$target instead of the container\'s', false)
-    .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
-    .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
-    .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])
-    .option('--hosts <file>', 'run on every host listed in FILE (one per line, # comments)')
-    .option('--accept-new', 'record the key of an SSH host not yet in known_hosts (a changed key is always refused)', false)
-    .option('--connect-timeout <duration>', 'SSH connection timeout per attempt', '10s')
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError('(run trace --help for usage)')
     .configureOutput({
@@ -103,47 +75,12 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       outputError: (s, write) => write(s),
     })
     .exitOverride()
-    .action(async (first: string | undefined, rest: string[], o: Record<string, string | boolean | string[] | undefined>) => {
-      const pids = (o.pid as string[]).map((p) => Number(p));
-      const badPid = (o.pid as string[]).find((p) => !/^\d+$/.test(p));
-      if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
-      const intervalMs = o.interval !== undefined ? parseDuration(String(o.interval)) : null;
-      const durationMs = o.duration !== undefined ? parseDuration(String(o.duration)) : null;
-      if (intervalMs === undefined) return void ((code = 2), fail(io, `bad --interval '${o.interval}': use a duration like 1s or 500ms`));
-      if (durationMs === undefined) return void ((code = 2), fail(io, `bad --duration '${o.duration}': use a duration like 10s or 2m`));
-      const positionals = first === undefined ? [] : [first, ...rest];
-      const connectTimeoutMs = parseDuration(String(o.connectTimeout));
-      if (connectTimeoutMs === undefined) return void ((code = 2), fail(io, `bad --connect-timeout '${o.connectTimeout}': use a duration like 5s`));
-      const hosts = [...(o.host as string[])];
-      if (typeof o.hosts === 'string') {
-        const listed = readHostsFile(o.hosts);
-        if ('error' in listed) return void ((code = 2), fail(io, listed.error));
-        hosts.push(...listed.hosts);
-      }
-      code = await runCommand(
-        {
-          ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
-          positionals,
-          output: o.output as 'table' | 'json',
-          intervalMs,
-          durationMs,
-          emit: o.emit === 'bpftrace',
-          ...(typeof o.bpftrace === 'string' ? { bpftrace: o.bpftrace } : {}),
-          quiet: o.quiet === true,
-          destructive: o.destructive === true,
-          targets: {
-            containers: o.container as string[],
-            labels: o.label as string[],
-            pids,
-            runtime: o.runtime as 'auto' | 'podman' | 'docker' | 'containerd',
-            hostPids: o.hostPids === true,
-          },
-          hosts,
-          ssh: { acceptNew: o.acceptNew === true, connectTimeoutMs },
-        },
-        io,
-      );
+    .action(async (first: string | undefined, rest: string[], o: RunFlags) => {
+      const opts = runOptionsFrom(o, first === undefined ? [] : [first, ...rest]);
+      if ('error' in opts) return void ((code = 2), fail(io, opts.error));
+      code = await runCommand(opts, io);
     });
+  addRunOptions(program);
 
   // Subcommands own the options after their name (trace list -c NAME), not the root.
   program.enablePositionalOptions();
@@ -159,6 +96,7 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .action(async (pattern: string | undefined, o: { output: 'table' | 'json'; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd' }) => {
       const badPid = o.pid.find((p) => !/^\d+$/.test(p));
       if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
+      const { listCommand } = await import('./commands/list.js');
       code = await listCommand({ ...(pattern !== undefined ? { pattern } : {}), output: o.output, targets: { containers: o.container, labels: o.label, pids: o.pid.map(Number), runtime: o.runtime } }, io);
     });
   program
@@ -170,6 +108,7 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .action(async (o: { step: string; keep: boolean; bpftrace?: string }) => {
       const stepMs = parseDuration(o.step);
       if (stepMs === undefined) return void ((code = 2), fail(io, `bad --step '${o.step}': use a duration like 8s`));
+      const { demoCommand } = await import('./commands/demo.js');
       code = await demoCommand({ stepMs, keep: o.keep, ...(o.bpftrace ? { bpftrace: o.bpftrace } : {}) }, io);
     });
   // `trace probes [NAME]` and `trace run NAME [args...]`: the scripts in probes/.
@@ -214,6 +153,7 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
       const durationMs = o.duration !== undefined ? parseDuration(o.duration) : null;
       if (durationMs === undefined) return void ((code = 2), fail(io, `bad --duration '${o.duration}': use a duration like 10s or 2m`));
+      const { checkCommand } = await import('./commands/check.js');
       code = await checkCommand(
         {
           ...(o.expr !== undefined ? { expr: o.expr } : {}),
@@ -231,6 +171,26 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
         },
         io,
       );
+    });
+
+  const helper = program.command('helper').description('the privileged helper that runs bpftrace for trace (locally, or on --host over SSH)');
+  helper
+    .command('install')
+    .description('install the helper (and its sudo rule) on this machine, or on each --host over SSH; needs root there')
+    .option('--host <spec>', 'user@host[:port] or an ssh config alias; repeatable', collect, [] as string[])
+    .option('--accept-new', 'record an unknown host key in known_hosts instead of refusing it', false)
+    .option('-i, --identity <file>', 'private key to offer (as ssh -i); repeatable', collect, [] as string[])
+    .option('--known-hosts <file>', 'known_hosts file to check and record keys in (default ~/.ssh/known_hosts)')
+    .option('-F, --ssh-config <file>', 'ssh config file (default ~/.ssh/config)')
+    .option('--connect-timeout <duration>', 'SSH connection timeout (default 10s)')
+    .action(async (o: { host: string[]; acceptNew: boolean; identity: string[]; knownHosts?: string; sshConfig?: string; connectTimeout?: string }) => {
+      const connectTimeoutMs = o.connectTimeout !== undefined ? parseDuration(o.connectTimeout) : null;
+      if (connectTimeoutMs === undefined) return void ((code = 2), fail(io, `bad --connect-timeout '${o.connectTimeout}': use a duration like 10s`));
+      const { parseHostSpec } = await import('./runner/transport/ssh-config.js');
+      const bad = o.host.map((h) => parseHostSpec(h)).find((r) => !r.ok);
+      if (bad && !bad.ok) return void ((code = 2), fail(io, bad.message));
+      const { helperInstallCommand } = await import('./commands/helper-install.js');
+      code = await helperInstallCommand({ hosts: o.host, acceptNew: o.acceptNew, identityFiles: o.identity, ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}), ...(o.sshConfig ? { sshConfigFile: o.sshConfig } : {}), ...(connectTimeoutMs ? { connectTimeoutMs } : {}) }, io);
     });
 
   try {

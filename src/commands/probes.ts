@@ -12,9 +12,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
+import { addRunOptions, runOptionsFrom, type RunFlags } from './run-options.js';
 import { suggest } from '../lang/diagnostics.js';
-import { fail, parseDuration, type Streams } from './output.js';
-import { runCommand, type RunOptions } from './run.js';
+import { fail, type Streams } from './output.js';
+import { runCommand } from './run.js';
 
 /** The probes/ folder of this package: `<package>/probes`, from dist/commands/probes.js. */
 export function probesDir(): string {
@@ -115,57 +116,6 @@ export function probesCommand(opts: ProbesOptions, io: Streams, dir = probesDir(
   const width = Math.max(...all.map((s) => s.name.length));
   io.stdout.write(all.map((s) => `${s.name.padEnd(width)}  ${s.description}`).join('\n') + '\n');
   return 0;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-type RunFlags = Record<string, string | boolean | string[] | undefined>;
-
-/** The root command's run options, on `trace run` too (same names, same meanings). */
-function addRunOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .option('-i, --interval <duration>', 'reprint aggregations every interval (e.g. 1s)')
-    .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
-    .addOption(new Option('--emit <what>', 'print the compiled program and exit').choices(['bpftrace']))
-    .option('--bpftrace <path>', 'bpftrace binary to use')
-    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
-    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
-    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
-    .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
-    .option('-w, --destructive', 'allow destructive actions (system, raise)', false);
-}
-
-/** Flags -> RunOptions for `positionals`, or the usage error to print (exit 2). */
-export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions | { error: string } {
-  const pidFlags = (o.pid as string[] | undefined) ?? [];
-  const badPid = pidFlags.find((p) => !/^\d+$/.test(p));
-  if (badPid !== undefined) return { error: `bad --pid '${badPid}': give a process id` };
-  const intervalMs = o.interval !== undefined ? parseDuration(String(o.interval)) : null;
-  const durationMs = o.duration !== undefined ? parseDuration(String(o.duration)) : null;
-  if (intervalMs === undefined) return { error: `bad --interval '${o.interval}': use a duration like 1s or 500ms` };
-  if (durationMs === undefined) return { error: `bad --duration '${o.duration}': use a duration like 10s or 2m` };
-  return {
-    positionals,
-    output: (o.output as 'table' | 'json' | undefined) ?? 'table',
-    intervalMs,
-    durationMs,
-    emit: o.emit === 'bpftrace',
-    ...(typeof o.bpftrace === 'string' ? { bpftrace: o.bpftrace } : {}),
-    quiet: o.quiet === true,
-    destructive: o.destructive === true,
-    targets: {
-      containers: (o.container as string[] | undefined) ?? [],
-      labels: (o.label as string[] | undefined) ?? [],
-      pids: pidFlags.map(Number),
-      runtime: (o.runtime as 'auto' | 'podman' | 'docker' | 'containerd' | undefined) ?? 'auto',
-      hostPids: o.hostPids === true,
-    },
-  };
 }
 
 /** `trace run NAME [args...]`: `trace [options] probes/NAME.d [args...]`. */
