@@ -1,0 +1,179 @@
+// Fleets over SSH, for real: three test hosts (sshd in their own mount and UTS namespaces,
+// each with its own podman store, /etc and /usr/local), the helper installed on each with
+// `trace helper install --host`, and a demo service container named alike on all three.
+// Issue 5's acceptance 1-4, through the built CLI.
+
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, TEST_USER, useTestHosts, type HostService, type TestHost, type TestHosts } from '../support/hosts.js';
+import { bpftraceProcesses, parseTables, runTrace, startTrace, type Started, type TraceRun } from '../support/trace.js';
+
+const fleet = useTestHosts(3);
+const scratch = mkdtempSync(join(tmpdir(), 'ctrace-fleet-e2e-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let t: TestHosts;
+let hosts: TestHost[];
+let env: NodeJS.ProcessEnv;
+/** The service on each host, all named `svc`; and a second one, `other`, on the first host. */
+const svc = new Map<string, HostService>();
+let other: HostService;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  t = await fleet.ready;
+  hosts = t.hosts;
+  env = { HOME: t.home, PATH: process.env.PATH, NO_COLOR: '1' };
+  const install = await runTrace(['helper', 'install', ...hosts.flatMap((h) => ['--host', h.name])], { env, timeoutMs: 120_000 });
+  expect(install.stderr).toBe('');
+  expect(install.code).toBe(0);
+  await Promise.all(hosts.map(async (h) => svc.set(h.name, await h.startService('voting', { name: 'svc', args: ['-fail-rate', '0'] }))));
+  other = await hosts[0]!.startService('voting', { name: 'other', args: ['-fail-rate', '0'] });
+}, 300_000);
+
+/** Polls until `trace` says every host is attached (stderr is not a TTY: we look for bpftrace). */
+async function waitForHosts(marker: string, n: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (bpftraceProcesses(marker).length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${bpftraceProcesses(marker).length} of ${n} hosts attached`);
+    await sleep(100);
+  }
+  await sleep(1500); // probes attach after the process starts
+}
+
+async function waitGone(marker: string, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (bpftraceProcesses(marker).length && Date.now() - t0 < ms) await sleep(50);
+  return bpftraceProcesses(marker).length;
+}
+
+function table(r: TraceRun, name: string): Record<string, number> {
+  // parseTables titles the anonymous aggregation ''.
+  const tb = parseTables(r.stdout).find((x) => x.title === (name === '@' ? '' : name));
+  expect(tb, `table ${name} in:\n${r.stdout}\nstderr:\n${r.stderr}`).toBeDefined();
+  return Object.fromEntries(tb!.rows.map((row) => [row.length > 1 ? row[0]! : '', Number(row.at(-1))]));
+}
+
+describe('one run over three hosts', () => {
+  it('merges counts to the sum of requests sent to each, and @[host] splits them', async () => {
+    const marker = `fleet${randomBytes(3).toString('hex')}`;
+    const prog = `uprobe:main.vote { @all = count(); @[host] = count(); @m["${marker}"] = count(); }`;
+    const run = startTrace([...hosts.flatMap((h) => ['-H', h.name]), '-c', 'svc', prog], { env });
+    await waitForHosts(marker, 3);
+    const sent = [30, 45, 60];
+    const results = await Promise.all(hosts.map((h, i) => h.load(svc.get(h.name)!, sent[i]!)));
+    expect(results.map((r) => r.ok)).toEqual(sent);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(table(r, '@all')).toEqual({ '': 135 });
+    expect(table(r, '@')).toEqual(Object.fromEntries(hosts.map((h, i) => [h.name, sent[i]])));
+    expect(r.stderr).toContain('trace: 3 of 3 hosts reported');
+    expect(await waitGone(marker, 2000)).toBe(0);
+  });
+});
+
+describe('hosts that cannot be used', () => {
+  it('refuses an unknown host key, naming its fingerprint; --accept-new records it', async () => {
+    const home = join(scratch, 'home-unknown');
+    execFileSync('cp', ['-r', t.home, home]);
+    writeFileSync(join(home, '.ssh', 'known_hosts'), '');
+    // The alias config points UserKnownHostsFile at the shared file: use plain specs here.
+    const h = hosts[0]!;
+    const spec = `root@127.0.0.1:${h.port}`;
+    const r = await runTrace(['-H', spec, '-c', 'svc', '-d', '1s', 'uprobe:main.vote { @ = count(); }'], { env: { ...env, HOME: home } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(h.fingerprint);
+    expect(r.stderr).toMatch(/--accept-new/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const ok = await runTrace(['-H', spec, '--accept-new', '-c', 'svc', '-d', '1s', 'uprobe:main.vote { @ = count(); }'], { env: { ...env, HOME: home } });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('an unreachable host fails alone while the others report', async () => {
+    const dead = `root@127.0.0.1:${await freePort()}`;
+    const marker = `unreach${randomBytes(3).toString('hex')}`;
+    const run = startTrace(['-H', hosts[0]!.name, '-H', dead, '-H', hosts[1]!.name, '-c', 'svc', `uprobe:main.vote { @[host] = count(); @m["${marker}"] = count(); }`], { env });
+    await waitForHosts(marker, 2);
+    await Promise.all([hosts[0]!.load(svc.get(hosts[0]!.name)!, 10), hosts[1]!.load(svc.get(hosts[1]!.name)!, 20)]);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${dead.replace(/[.]/g, '\\.')}: cannot connect to .*connection refused`));
+    expect(r.stderr).toContain(`trace: 2 of 3 hosts reported; failed: ${dead}`);
+    expect(table(r, '@')).toEqual({ [hosts[0]!.name]: 10, [hosts[1]!.name]: 20 });
+  });
+});
+
+describe('cleanup on every host', () => {
+  async function started(marker: string): Promise<Started> {
+    const run = startTrace([...hosts.flatMap((h) => ['-H', h.name]), '-c', 'svc', `uprobe:main.vote { @["${marker}"] = count(); }`], { env });
+    await waitForHosts(marker, 3);
+    return run;
+  }
+
+  it('killing one host\'s SSH connection ends its bpftrace within 2 s; the others go on', async () => {
+    const marker = `sshkill${randomBytes(3).toString('hex')}`;
+    const run = await started(marker);
+    const victim = hosts[1]!;
+    // The per-connection sshd processes are the listener's children.
+    const sessions = execFileSync('pgrep', ['-P', String(victim.sshdPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const before = bpftraceProcesses(marker).length;
+    for (const p of sessions) process.kill(p, 'SIGKILL');
+    const t0 = Date.now();
+    while (bpftraceProcesses(marker).length >= before && Date.now() - t0 < 2000) await sleep(50);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(bpftraceProcesses(marker)).toHaveLength(2);
+    await hosts[0]!.load(svc.get(hosts[0]!.name)!, 7);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.stderr).toContain(`${victim.name}: lost the connection to the helper on ${victim.name}`);
+    expect(r.code).toBe(1);
+    expect(table(r, '@')[marker]).toBeGreaterThanOrEqual(7);
+    expect(await waitGone(marker, 2000)).toBe(0);
+  });
+
+  it('SIGKILL of the CLI leaves no bpftrace on any host within 2 s', async () => {
+    const marker = `clikill${randomBytes(3).toString('hex')}`;
+    const run = await started(marker);
+    expect(bpftraceProcesses(marker)).toHaveLength(3);
+    run.child.kill('SIGKILL');
+    expect(await waitGone(marker, 2000)).toBe(0);
+  });
+});
+
+describe('an unprivileged login and the policy', () => {
+  const policy = (grants: unknown[]) => JSON.stringify({ version: 1, grants });
+  const as = (h: TestHost) => `${TEST_USER}@127.0.0.1:${h.port}`;
+
+  it('with no policy entry, tracing is refused with one sentence', async () => {
+    const h = hosts[2]!;
+    await h.exec(['tee', '/etc/ctrace/policy.json'], { input: policy([]) });
+    const r = await runTrace(['-H', as(h), '-c', 'svc', '-d', '1s', 'uprobe:main.vote { @ = count(); }'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`trace: user '${TEST_USER}' may not trace anything on this host: no grant in the ctrace policy (/etc/ctrace/policy.json) names this user or its groups`);
+    const audit = await h.exec(['tail', '-n', '1', '/var/log/ctrace/audit.log']);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ caller: TEST_USER, via: expect.stringMatching(/^sudo/), outcome: 'refused', targets: ['svc'] });
+  });
+
+  it('with an entry for one container, that container works and another is refused', async () => {
+    const h = hosts[0]!;
+    await h.exec(['tee', '/etc/ctrace/policy.json'], { input: policy([{ users: [TEST_USER], containers: ['svc'] }]) });
+    const marker = `granted${randomBytes(3).toString('hex')}`;
+    const run = startTrace(['-H', as(h), '-c', 'svc', `uprobe:main.vote { @["${marker}"] = count(); }`], { env });
+    await waitForHosts(marker, 1);
+    await h.load(svc.get(h.name)!, 12);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(table(r, '@')).toEqual({ [marker]: 12 });
+    const refused = await runTrace(['-H', as(h), '-c', other.name, '-d', '1s', 'uprobe:main.vote { @ = count(); }'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(`trace: user '${TEST_USER}' may not trace container '${other.name}' (no grant in the ctrace policy matches it)`);
+  });
+});
