@@ -5,7 +5,7 @@
 // Deliberately imports nothing from the compiler (or run.ts), so listing starts fast.
 
 import { listProbes, type ListedProbe } from '../runner/listing.js';
-import { resolveTargets, type RuntimeChoice } from '../runner/targets/index.js';
+import { resolveTargets, selectorProblem, type RuntimeChoice } from '../runner/targets/index.js';
 import { fail, type Streams } from './output.js';
 
 /** Same shape as run.ts's TargetRequest (its `hostPids` is not needed here). */
@@ -27,6 +27,12 @@ export async function listCommand(opts: ListOptions, io: Streams): Promise<numbe
   let hostPid: number | undefined;
   const t = opts.targets;
   if (t && t.containers.length + t.labels.length + t.pids.length > 0) {
+    // A name no runtime should see is a command-line error (exit 2), as for a run.
+    const problem = selectorProblem(t);
+    if (problem !== null) {
+      fail(io, problem);
+      return 2;
+    }
     const resolved = await resolveTargets({ containers: [...t.containers], labels: [...t.labels], pids: [...t.pids], runtime: t.runtime }, { env: io.env });
     if (!resolved.ok) {
       fail(io, resolved.message);

@@ -11,8 +11,7 @@ import { findBpftrace, versionString, type BpftraceInfo } from '../runner/bpftra
 import { localBpftrace } from '../runner/bpftrace-process.js';
 import { listProbes } from '../runner/listing.js';
 import { compileFor, probeDescs, resolveRequest } from '../runner/prepare.js';
-import { isValidContainerRef } from '../runner/targets/exec.js';
-import { watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
+import { selectorProblem, watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
 import type { TargetRequest } from '../runner/prepare.js';
 import { writeAudit, type AuditRecord } from './audit.js';
 import { decide, kernelProbes, type Access, type Caller, type Policy } from './policy.js';
@@ -85,8 +84,8 @@ type Checked = { ok: true; targets: ResolvedTarget[] } | { ok: false; exitCode: 
 
 /** Resolves the targets and asks the policy; refusals and failures are sent. */
 async function resolveChecked(t: TargetRequest | undefined, ctx: ServeContext, probes: readonly string[], destructive = false): Promise<Checked> {
-  const bad = t?.containers.find((n) => !isValidContainerRef(n));
-  if (bad !== undefined) return error(ctx, `${JSON.stringify(bad)} is not a valid container name (use letters, digits and _ . - only)`, 2);
+  const problem = t ? selectorProblem(t) : null;
+  if (problem !== null) return error(ctx, problem, 2);
   // A caller with no grant at all learns nothing about this host's containers.
   const pre = decide(ctx.policy, ctx.caller, { containers: [], processes: [], hostWide: false, kernelProbes: [], destructive: false });
   if (!pre.allowed) return { ...error(ctx, pre.reason, 1, true), reason: pre.reason };

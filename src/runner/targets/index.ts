@@ -11,7 +11,7 @@ export type {
   RuntimeClient,
   TargetRuntime,
 } from './types.js';
-export { resolveTargets, watchTargets, waitForRestart, defaultRuntimes, type WatchOptions, type RestartOptions } from './resolve.js';
+export { resolveTargets, selectorProblem, watchTargets, waitForRestart, defaultRuntimes, type WatchOptions, type RestartOptions } from './resolve.js';
 export { resolveInRoot, moduleMap, MAX_SYMLINKS, type InRootResult } from './paths.js';
 export { resolvePid, isValidPid } from './pid.js';
 export { targetFacts, type TargetFactsResult } from './facts.js';

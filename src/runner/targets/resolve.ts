@@ -141,6 +141,18 @@ function toTarget(rec: ContainerRecord, asked: string): Step<ResolvedTarget> {
   return { ok: false, message: r.message };
 }
 
+/** What is wrong with a selector that no runtime should ever see (one sentence), or null. */
+export function selectorProblem(req: { containers?: readonly string[]; labels?: readonly string[]; pids?: readonly number[] }): string | null {
+  for (const c of req.containers ?? []) {
+    if (!isValidContainerRef(c)) return `${JSON.stringify(c)} is not a valid container name (use letters, digits and _ . - only)`;
+  }
+  for (const l of req.labels ?? []) {
+    if (!parseLabelSelector(l)) return `${JSON.stringify(l)} is not a valid label selector (expected key=value)`;
+  }
+  for (const p of req.pids ?? []) if (!isValidPid(p)) return `${JSON.stringify(p)} is not a valid PID`;
+  return null;
+}
+
 /**
  * Resolves containers (by name or id prefix), label selectors and PIDs to targets.
  * Fails with one sentence on the first selector that matches nothing usable.
@@ -151,15 +163,8 @@ export async function resolveTargets(req: ResolveRequest, options: ResolveOption
   const labels = req.labels ?? [];
   const pids = req.pids ?? [];
   // Validate everything before anything runs.
-  for (const c of containers) {
-    if (!isValidContainerRef(c)) {
-      return { ok: false, message: `${JSON.stringify(c)} is not a valid container name (use letters, digits and _ . - only)` };
-    }
-  }
-  for (const l of labels) {
-    if (!parseLabelSelector(l)) return { ok: false, message: `${JSON.stringify(l)} is not a valid label selector (expected key=value)` };
-  }
-  for (const p of pids) if (!isValidPid(p)) return { ok: false, message: `${JSON.stringify(p)} is not a valid PID` };
+  const problem = selectorProblem(req);
+  if (problem !== null) return { ok: false, message: problem };
   if (containers.length + labels.length + pids.length === 0) {
     return { ok: false, message: 'no target was given: name a container with -c, a label with --label, or a process with -p' };
   }
