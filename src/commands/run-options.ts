@@ -29,7 +29,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])
     .option('--hosts <file>', 'run on every host listed in FILE (one per line, # comments)')
     .option('--accept-new', 'record the key of an SSH host not yet in known_hosts (a changed key is always refused)', false)
-    .option('--connect-timeout <duration>', 'SSH connection timeout per attempt', '10s');
+    .option('--connect-timeout <duration>', "SSH connection timeout per attempt (default: the ssh config's ConnectTimeout, else 10s)");
 }
 
 /** --hosts FILE: one host per line; blank lines and # comments are skipped. */
@@ -54,7 +54,7 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
   const durationMs = o.duration !== undefined ? parseDuration(String(o.duration)) : null;
   if (intervalMs === undefined) return { error: `bad --interval '${o.interval}': use a duration like 1s or 500ms` };
   if (durationMs === undefined) return { error: `bad --duration '${o.duration}': use a duration like 10s or 2m` };
-  const connectTimeoutMs = parseDuration(String(o.connectTimeout ?? '10s'));
+  const connectTimeoutMs = o.connectTimeout === undefined ? null : parseDuration(String(o.connectTimeout));
   if (connectTimeoutMs === undefined) return { error: `bad --connect-timeout '${o.connectTimeout}': use a duration like 5s` };
   const hosts = [...((o.host as string[] | undefined) ?? [])];
   if (typeof o.hosts === 'string') {
@@ -80,6 +80,6 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
       hostPids: o.hostPids === true,
     },
     hosts,
-    ssh: { acceptNew: o.acceptNew === true, connectTimeoutMs },
+    ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) },
   };
 }
