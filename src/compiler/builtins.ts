@@ -42,6 +42,7 @@ export const BUILTIN_VARS: Readonly<Record<string, BuiltinVar>> = {
   curthread: { type: 'ptr', doc: 'the current task_struct (BTF-typed)' },
   goid: { type: 'int', doc: 'the current goroutine id (Go probes)' },
   container: { type: 'string', doc: 'name of the traced container the event came from (-c)' },
+  host: { type: 'string', doc: 'name of the host the program runs on (fixed when compiled: one program per host in a fleet), e.g. @[host, execname] = count()' },
   // bpftrace's own names, for users coming from bpftrace
   comm: { type: 'string', doc: 'process name (bpftrace name of execname)' },
   nsecs: { type: 'int', doc: 'nanoseconds since boot (bpftrace name of timestamp)' },

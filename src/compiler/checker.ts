@@ -5,10 +5,11 @@
 import type { AggRef, Assign, Call, Clause, Expr, Program, Stmt } from '../lang/ast.js';
 import { Codes, error, suggest, warning, type Diagnostic } from '../lang/diagnostics.js';
 import type { Source, Span } from '../lang/source.js';
+import { SYSCALLS_X86_64 } from '../platform/syscalls.js';
 import { AGG_ALIASES, BUILTIN_VARS, FUNCTIONS, INT_TYPES, KNOWN_OPTIONS, TIME_UNIT_NS, UNAVAILABLE, type Type } from './builtins.js';
 import type { Facts } from './facts.js';
 import type { AggFunc } from './program.js';
-import { resolveProbe, type ResolvedProbe } from './probes.js';
+import { resolveProbe, syscallNumber, syscallNumberFunc, type ResolvedProbe } from './probes.js';
 
 export interface AggSymbol {
   readonly name: string;
@@ -45,6 +46,8 @@ export interface Analysis {
   readonly expectations: { text: string; span: Span }[];
   readonly diagnostics: Diagnostic[];
 }
+
+const SYSCALL_NAMES = SYSCALLS_X86_64.map(([n]) => n);
 
 const compatible = (a: Type, b: Type): boolean =>
   a === 'unknown' || b === 'unknown' || a === b || ((a === 'int' || a === 'ptr') && (b === 'int' || b === 'ptr'));
@@ -91,6 +94,8 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
     }
   }
   const destructive = facts.destructive || a.options.has('destructive');
+  // DTrace's defaultargs: a missing $N is 0 ($$N and in probe names: empty), not an error.
+  const defaultArgs = a.options.has('defaultargs');
 
   const clauses = program.items.filter((i): i is Clause => i.kind === 'Clause');
 
@@ -113,12 +118,16 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
   for (const clause of clauses) {
     const probes: ResolvedProbe[] = [];
     for (const p of clause.probes) {
-      const r = resolveProbe(p, facts);
+      const r = resolveProbe(p, facts, { defaultArgs });
       a.diagnostics.push(...r.diagnostics);
       if (r.probe) probes.push(r.probe);
     }
     a.clauses.push({ clause, probes });
     const thisWritten = new Set<string>();
+    // In syscall::*: probes probefunc is the system call's number: BPF cannot name it (the
+    // runner shows it as a name in keys), so it is an integer here.
+    const numericFunc = probes.some(syscallNumberFunc);
+    const isNumericFunc = (e: Expr) => numericFunc && e.kind === 'Ident' && (e.name === 'probefunc' || e.name === 'func');
 
     const setType = (e: Expr, t: Type): Type => {
       a.types.set(e, t);
@@ -134,6 +143,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         case 'ScriptArg': {
           if (e.index === 0) return setType(e, 'string');
           const v = facts.scriptArgs[e.index - 1];
+          if (v === undefined && defaultArgs) return setType(e, e.quoted ? 'string' : 'int');
           if (v === undefined) {
             diag(error(Codes.ScriptArgMissing, `$${e.quoted ? '$' : ''}${e.index} is used but ${facts.scriptArgs.length === 0 ? 'no arguments were' : `only ${facts.scriptArgs.length} argument${facts.scriptArgs.length === 1 ? ' was' : 's were'}`} given`, e.span, ['pass script arguments after the program: trace script.d ARG1 ARG2']));
             return setType(e, e.quoted ? 'string' : 'unknown');
@@ -148,7 +158,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
           diag(error(Codes.UnknownVariable, `unknown macro variable $${e.name}`, e.span, ['$target (the traced process) and $1..$9 (script arguments) are supported']));
           return setType(e, 'unknown');
         case 'Ident':
-          return setType(e, identType(e.name, e.span));
+          return setType(e, isNumericFunc(e) ? (contextCheck(e.name, e.span), 'int') : identType(e.name, e.span));
         case 'SelfVar': {
           if (!selfWritten.has(e.name)) {
             diag(error(Codes.SelfReadBeforeWrite, `self->${e.name} is read but never assigned`, e.span, [
@@ -235,6 +245,15 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
           const l = expr(e.left);
           const r = expr(e.right);
           if (e.op === '==' || e.op === '!=') {
+            // probefunc == "read" in a syscall::*: probe compares numbers (lower.ts).
+            const name = isNumericFunc(e.left) && e.right.kind === 'Str' ? e.right : isNumericFunc(e.right) && e.left.kind === 'Str' ? e.left : null;
+            if (name) {
+              if (syscallNumber(name.value) === undefined) {
+                const near = suggest(name.value, SYSCALL_NAMES);
+                diag(error(Codes.UnknownSyscall, `unknown system call '${name.value}'`, name.span, near ? [`did you mean ${near}?`] : undefined));
+              }
+              return setType(e, 'int');
+            }
             if (!compatible(l, r)) {
               diag(error(Codes.TypeMismatch, `cannot compare ${an(l)} with ${an(r)}`, e.span, l === 'string' || r === 'string' ? ['compare strings with strings: execname == "nginx"'] : undefined));
             }
@@ -298,8 +317,11 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
     const contextCheck = (name: string, span: Span): void => {
       if (probes.length === 0) return;
       const kinds = probes.map((p) => p.args.kind);
- if (name === 'container' && !facts.target?.containers?.length) {
+      if (name === 'container' && !facts.target?.containers?.length) {
         diag(error(Codes.NotInContext, 'container is only defined when tracing containers', span, ['trace one or more containers with -c NAME']));
+      }
+      if (name === 'host' && facts.host === undefined) {
+        diag(error(Codes.NotInContext, 'host is not known: the facts this program is compiled with name no host', span));
       }
       if (probes.length === 0) return;
       if (name === 'goid' && !kinds.every((k) => k === 'go-regs' || k === 'go-return')) {
@@ -434,6 +456,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         const [lo, hi, step = 1n] = n as [bigint, bigint, bigint?];
         if (hi <= lo) diag(error(Codes.BadArgument, 'lquantize(): the upper bound must be above the lower bound', c.span));
         else if (step <= 0n) diag(error(Codes.BadArgument, 'lquantize(): the step must be positive', c.span));
+        else if (step > hi - lo) diag(error(Codes.BadArgument, `lquantize(): the step (${step}) is larger than the range ${lo}..${hi}`, c.args[3]!.span, ['use a step at most upper - lower, so there is at least one bucket']));
         else if ((hi - lo) / step > 1000n) diag(error(Codes.BadArgument, 'lquantize(): at most 1000 buckets', c.span));
       } else {
         const [factor, low, high, steps] = n as [bigint, bigint, bigint, bigint];
@@ -459,7 +482,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         const arg = args?.[i];
         if (!t || !arg) return;
         if (conv === 's' && t !== 'string' && t !== 'unknown' && t !== 'stack') {
-          diag(error(Codes.TypeMismatch, `%s needs a string, but this is ${an(t)}`, arg.span, ['use %d for integers']));
+          diag(error(Codes.TypeMismatch, `%s needs a string, but this is ${an(t)}`, arg.span, [isNumericFunc(arg) ? 'in syscall::*: probes probefunc is the system call number: print it with %d, or key an aggregation by it to see names' : 'use %d for integers']));
         } else if ('diuxXcpo'.includes(conv) && t === 'string') {
           diag(error(Codes.TypeMismatch, `%${conv} needs an integer, but this is a string`, arg.span, ['use %s for strings']));
         } else if (!'diuxXcpos'.includes(conv)) {
@@ -529,7 +552,9 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
       const vt = expr(e.value);
       if (vt === 'void') diag(error(Codes.TypeMismatch, 'this has no value to assign', e.value.span));
       if (e.op !== '=' && !compatible(vt, 'int')) diag(error(Codes.TypeMismatch, `'${e.op}' needs an integer, but this is ${an(vt)}`, e.value.span));
-      assignTarget(e.target, e.op === '=' ? vt : 'int', e.span);
+      // `self->x = 0` and `x[k] = 0` free the variable, whatever its type (strings too), as in D.
+      const frees = e.op === '=' && constValue(e.value) === 0n && (e.target.kind === 'SelfVar' || e.target.kind === 'Index');
+      assignTarget(e.target, frees ? 'unknown' : e.op === '=' ? vt : 'int', e.span);
       return vt;
     };
 
@@ -548,8 +573,15 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         });
         return;
       }
+      const params = value.args.slice(1).map((x) => constValue(x) ?? 0n);
+      if (func === 'lquantize' && params.length === 2) params.push(1n);
+      const prevParams = prev.func === 'lquantize' && prev.params.length === 2 ? [...prev.params, 1n] : prev.params;
       if (prev.func !== func) {
         diag(error(Codes.AggregationMismatch, `@${target.name} is a ${prev.func}() aggregation and cannot also be ${func}()`, value.calleeSpan, undefined, [{ message: `@${target.name} was declared here`, span: prev.span }]));
+      } else if ((func === 'lquantize' || func === 'llquantize') && params.join() !== prevParams.join()) {
+        // One map has one bucket layout: bpftrace refuses two (and the runner could not render them).
+        const args = value.args.slice(1);
+        diag(error(Codes.AggregationMismatch, `@${target.name} has ${func}() parameters ${prevParams.join(', ')}, and cannot also have ${params.join(', ')}`, args.length ? { start: args[0]!.span.start, end: args[args.length - 1]!.span.end } : value.span, ['use the same parameters in every use of an aggregation, or two aggregations'], [{ message: `@${target.name} was declared here`, span: prev.span }]));
       } else if (prev.keyTypes.length !== keyTypes.length) {
         diag(error(Codes.AggregationMismatch, `@${target.name} has ${prev.keyTypes.length} key${prev.keyTypes.length === 1 ? '' : 's'}, not ${keyTypes.length}`, target.span, undefined, [{ message: 'first used here', span: prev.span }]));
       } else {

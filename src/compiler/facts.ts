@@ -96,6 +96,12 @@ export interface Facts {
   readonly destructive: boolean;
   /** Wall clock minus the monotonic clock bpftrace's nsecs reads, in ns, for walltimestamp. */
   readonly wallclockOffsetNs: bigint;
+  /**
+   * Name of the host the program runs on, for the `host` builtin (a string constant in the
+   * program). A fleet compiles one program per host, each with its own name, and merges
+   * results keyed by it. The runner supplies the local hostname when the host is local.
+   */
+  readonly host?: string;
 }
 
 /** bpftrace 0.23 on a kernel without kprobes: the facts golden tests compile against. */

@@ -10,15 +10,15 @@
 //   BEGIN/END      merged into one clause each (bpftrace allows one), predicates become ifs
 
 import type { Call, Clause, Expr, Stmt } from '../lang/ast.js';
-import { BINARY_PRECEDENCE, children } from '../lang/ast.js';
+import { BINARY_PRECEDENCE, children, walkExpr } from '../lang/ast.js';
 import { Codes, error, type Diagnostic } from '../lang/diagnostics.js';
 import type { Source, Span } from '../lang/source.js';
-import { INT_TYPES, TIME_UNIT_NS } from './builtins.js';
+import { BUILTIN_VARS, INT_TYPES, TIME_UNIT_NS, type Type } from './builtins.js';
 import { constValue, type AggSymbol, type Analysis, type ClauseInfo } from './checker.js';
 import { bpfString, Writer } from './emitter.js';
 import type { Facts } from './facts.js';
 import { MARKER_BPF, type AggregationInfo, type BucketScheme, type KeyInfo, type PrintaFormat, type SourceMap } from './program.js';
-import type { ResolvedProbe } from './probes.js';
+import { syscallNumber, syscallNumberFunc, type ResolvedProbe } from './probes.js';
 
 export interface LowerOptions {
   /** Reprint the aggregations every N ms (-i); null: only at exit. */
@@ -69,11 +69,15 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
   for (const sym of analysis.aggs.values()) aggInfos.set(sym.name, aggregationInfo(sym, analysis));
 
   const mapsOf = (name: string): string[] => [...(aggInfos.get(name)?.maps ?? [mapName(name)])];
+  const vars = scanMapVars(analysis);
 
   /** Lowers one clause body for one probe context into `w`. */
   const lowerFor = (probe: ResolvedProbe | null, w: Writer, clause: Clause, inEnd: boolean) => {
     let tmp = 0;
     const fresh = () => `$__t${tmp++}`;
+    // With a syscall::*: probe in the clause, probefunc is a system call number in all its probes.
+    const numericFunc = analysis.clauses.some((c) => c.clause === clause && c.probes.some(syscallNumberFunc));
+    const isNumericFunc = (e: Expr) => numericFunc && e.kind === 'Ident' && (e.name === 'probefunc' || e.name === 'func');
 
     const argExpr = (n: number, span: Span): string => {
       const a = probe?.args;
@@ -146,6 +150,11 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
         case 'probefunc':
         case 'func':
           if (!probe) return '""';
+          if (numericFunc && probe.func !== null) {
+            const nr = probe.provider === 'syscall' ? syscallNumber(probe.func) : undefined;
+            if (nr === undefined) diags.push(error(Codes.NotInContext, `probefunc is a system call number in syscall::*: probes, and cannot also be ${probe.provider}'s function name: use separate clauses`, span));
+            return String(nr ?? 0);
+          }
           if (probe.func !== null) return bpfString(probe.func);
           return argsSyntax(probe.dynamicFunc!.expr);
         case 'retval':
@@ -159,6 +168,9 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
         case 'tid':
           if (nsLevel > 0) return `curtask->${name === 'pid' ? 'group_leader->' : ''}thread_pid->numbers[${nsLevel}].nr`;
           return name;
+        case 'host':
+          // Known when compiling (Facts.host): a constant, so it costs nothing in BPF.
+          return bpfString(facts.host ?? '');
         case 'container': {
           // Hoisted by stringChoice below when there are several containers.
           return bpfString(containers[0]?.name ?? '');
@@ -195,7 +207,8 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       }
     };
 
-    const sub = (e: Expr, minPrec: number) => {
+    const sub = (e0: Expr, minPrec: number) => {
+      const e = resolve(e0);
       if (prec(e) < minPrec || (e.kind === 'Binary' && e.op === '^^')) {
         w.write('(');
         expr(e);
@@ -204,7 +217,9 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     };
 
     // A string-valued ?: becomes an if/else around its statement (bpftrace 0.23 cannot
-    // load a string ternary); `subs` stands a branch in for the ternary while lowering.
+    // load a string ternary), and so does one with a map read in a branch (0.23 then takes
+    // the wrong branch: `@m[k] ? @m[k] : c` is c); `subs` stands a branch in for the
+    // ternary while lowering.
     const subs = new Map<Expr, Expr>();
     const resolve = (e: Expr): Expr => {
       // Follow chains: a nested ternary's branch can itself stand in for one.
@@ -214,7 +229,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     };
     const stringTernary = (e: Expr): Expr | undefined => {
       const r = resolve(e);
-      if (r.kind === 'Ternary' && analysis.types.get(r) === 'string') return r;
+      if (r.kind === 'Ternary' && (analysis.types.get(r) === 'string' || readsMap(r.then) || readsMap(r.else))) return r;
       if (r.kind === 'Ident' && r.name === 'container' && containers.length > 1) return r;
       for (const c of children(r)) {
         const t = stringTernary(c);
@@ -315,9 +330,14 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
               return;
             }
             const p = BINARY_PRECEDENCE[e.op];
-            sub(e.left, p);
+            // probefunc == "read" where probefunc is the number: compare with read's number.
+            const side = (x: Expr, other: Expr, minPrec: number) => {
+              if ((e.op === '==' || e.op === '!=') && x.kind === 'Str' && isNumericFunc(other)) w.mark(x.span, () => w.write(String(syscallNumber(x.value) ?? -1)));
+              else sub(x, minPrec);
+            };
+            side(e.left, e.right, p);
             w.write(` ${e.op} `);
-            sub(e.right, p + 1);
+            side(e.right, e.left, p + 1);
             return;
           }
           case 'Ternary':
@@ -387,6 +407,19 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           sub(args[1]!, 10);
           w.write(' + 1)');
           return;
+        case 'printf':
+        case 'system': {
+          const f = args[0];
+          if (f?.kind !== 'Str') break;
+          w.write(c.callee, c.calleeSpan).write('(');
+          w.mark(f.span, () => w.write(bpfString(widenFormat(f.value, args.slice(1).map(resolve)))));
+          args.slice(1).forEach((a) => {
+            w.write(', ');
+            expr(a);
+          });
+          w.write(')');
+          return;
+        }
         case 'stringof':
           if (analysis.types.get(args[0]!) === 'string') expr(args[0]!);
           else simple('str');
@@ -399,16 +432,18 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           else simple(name);
           return;
         }
-        default:
-          simple(c.callee);
       }
+      simple(c.callee);
     };
 
     const assignTo = (target: Expr, op: string, value: Expr, span: Span) => {
-      const zero = op === '=' && constValue(value) === 0n;
-      const isDeletable = target.kind === 'SelfVar' || (target.kind === 'Index' && target.object.kind === 'Ident' && target.object.name !== 'args');
+      const map = mapVar(target);
+      // Assigning 0 (or "" to a string) frees the entry, as D does; a map nothing else
+      // defines cannot be deleted from (bpftrace: undefined map), so it is given the 0.
+      const frees = map !== null && isFree(op, resolve(value), vars.types.get(map));
+      const hoisted = target.kind === 'ThisVar' ? hoist.get(target.name) : undefined;
       w.mark(span, () => {
-        if (zero && isDeletable) {
+        if (frees && vars.defined.has(map!)) {
           w.write('delete(');
           expr(target);
           w.write(')');
@@ -416,7 +451,10 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
         }
         expr(target);
         w.write(` ${op} `);
-        expr(value);
+        if (hoisted === 'int' && op === '=') {
+          w.write('(int64)');
+          sub(value, 12);
+        } else expr(value);
       });
       w.write(';').newline();
     };
@@ -525,14 +563,16 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     };
 
     const printValue = (e: Expr, span: Span) => {
-      const t = analysis.types.get(e);
+      // A variable read in a clause checked before the one assigning it has its type from that one.
+      const mv = mapVarOf(resolve(e), analysis);
+      const t = analysis.types.get(e) === 'unknown' && mv ? (vars.types.get(mv.map) ?? 'unknown') : analysis.types.get(e);
       w.mark(span, () => {
         if (t === 'stack' || t === 'unknown' || t === 'ptr') {
           w.write('print(');
           expr(e);
           w.write(')');
         } else {
-          w.write(`printf("${t === 'string' ? '%s' : '%d'}\\n", `);
+          w.write(`printf("${t === 'string' ? '%s' : narrowInt(resolve(e)) ? '%d' : '%lld'}\\n", `);
           expr(e);
           w.write(')');
         }
@@ -622,6 +662,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
 
     const stmts = (list: readonly Stmt[]) => {
       for (const s of list) {
+        if (split(s)) continue;
         if (s.kind === 'If') {
           w.mark(s.cond.span, () => {
             w.write('if (');
@@ -639,34 +680,6 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           w.newline();
           continue;
         }
-        const t = stringTernary(s.expr);
-        if (t) {
-          // One branch per value: if (c1) { S[t:=v1] } else { if (c2) ... else { S[t:=vn] } }
-          const choices: { cond: (() => void) | null; value: Expr }[] =
-            t.kind === 'Ternary'
-              ? [{ cond: () => expr(t.cond), value: t.then }, { cond: null, value: t.else }]
-              : containers.map((c, i) => ({
-                  cond: i === containers.length - 1 ? null : () => w.write(`${MNTNS} == ${c.mntns}`),
-                  value: { kind: 'Str', value: c.name, span: t.span } as Expr,
-                }));
-          let open = 0;
-          for (const ch of choices) {
-            if (ch.cond) {
-              w.write('if (');
-              ch.cond();
-              w.write(') {').newline().indent();
-            }
-            subs.set(t, ch.value);
-            stmts([s]);
-            if (ch.cond) {
-              w.dedent().write('} else {').newline().indent();
-              open++;
-            }
-          }
-          subs.delete(t);
-          for (; open > 0; open--) w.dedent().write('}').newline();
-          continue;
-        }
         const e = s.expr;
         if (e.kind === 'Assign' && e.target.kind === 'Agg' && e.value.kind === 'Call' && aggInfos.has(e.target.name) && analysis.aggs.has(e.target.name) && isAggregating(e.value)) {
           aggAssign(e.target, e.value, s.span);
@@ -681,7 +694,80 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       }
     };
 
-    return { stmts, expr };
+    /** Lowers `s` (a statement, or an if by its condition) once per value of a ?: that must be split; false if none. */
+    const split = (s: Stmt): boolean => {
+      const t = stringTernary(s.kind === 'If' ? s.cond : s.expr);
+      if (!t) return false;
+      // One branch per value: if (c1) { S[t:=v1] } else { if (c2) ... else { S[t:=vn] } }
+      const choices: { cond: (() => void) | null; value: Expr }[] =
+        t.kind === 'Ternary'
+          ? [{ cond: () => expr(t.cond), value: t.then }, { cond: null, value: t.else }]
+          : containers.map((c, i) => ({
+              cond: i === containers.length - 1 ? null : () => w.write(`${MNTNS} == ${c.mntns}`),
+              value: { kind: 'Str', value: c.name, span: t.span } as Expr,
+            }));
+      let open = 0;
+      for (const ch of choices) {
+        if (ch.cond) {
+          w.write('if (');
+          ch.cond();
+          w.write(') {').newline().indent();
+        }
+        subs.set(t, ch.value);
+        stmts([s]);
+        if (ch.cond) {
+          w.dedent().write('} else {').newline().indent();
+          open++;
+        }
+      }
+      subs.delete(t);
+      for (; open > 0; open--) w.dedent().write('}').newline();
+      return true;
+    };
+
+    // this-> variables assigned more than once (their integer widths may differ) or inside a
+    // branch (bpftrace 0.23 scopes a variable to its block) are declared at the clause's start,
+    // and integers assigned through an int64 cast.
+    const hoist = new Map<string, 'int' | 'string'>();
+    {
+      const seen = new Map<string, { count: number; branched: boolean; types: Set<string> }>();
+      const visit = (list: readonly Stmt[], branched: boolean) => {
+        for (const s of list) {
+          if (s.kind === 'If') {
+            visit(s.then, true);
+            if (s.else) visit(s.else, true);
+            continue;
+          }
+          const split = stringTernary(s.expr) !== undefined;
+          // Only `=` sets the type: x += 1, x++ keep it.
+          walkExpr(s.expr, (e) => {
+            if (e.kind !== 'Assign' || e.op !== '=' || e.target.kind !== 'ThisVar') return;
+            const v = seen.get(e.target.name) ?? { count: 0, branched: false, types: new Set<string>() };
+            v.count++;
+            v.branched ||= branched || split;
+            v.types.add(analysis.types.get(e.target) ?? 'unknown');
+            seen.set(e.target.name, v);
+          });
+        }
+      };
+      visit(clause.body, false);
+      for (const [name, v] of seen) {
+        if (v.count < 2 && !v.branched) continue;
+        // A value of unknown type (a tracepoint field) beside integers is taken for one.
+        const t = [...v.types];
+        if (t.includes('int') && t.every((x) => x === 'int' || x === 'unknown')) hoist.set(name, 'int');
+        else if (t.every((x) => x === 'string')) hoist.set(name, 'string');
+      }
+    }
+    const prologue = () => {
+      for (const [name, t] of hoist) w.write(`$this_${name} = ${t === 'int' ? '(int64)0' : '""'};`).newline();
+    };
+
+    /** A predicate with a ?: that must be split becomes an if around the body. */
+    const guarded = (pred: Expr, body: readonly Stmt[]): Stmt[] | null =>
+      stringTernary(pred) ? [{ kind: 'If', cond: pred, then: body, else: null, span: pred.span }] : null;
+
+    return { stmts, expr, prologue, guarded };
   };
 
   const out = new Writer();
@@ -704,7 +790,8 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       const own = p.filter && (dotArgs ? p.filter.replace(/args->/g, 'args.') : p.filter);
       const scoped = targetFilter && !p.attach.startsWith('interval:') ? targetFilter : null;
       const filter = own && scoped ? `(${scoped}) && (${own})` : (own ?? scoped);
-      const pred = info.clause.predicate;
+      const inBody = info.clause.predicate && l.guarded(info.clause.predicate, info.clause.body);
+      const pred = inBody ? null : info.clause.predicate;
       if (filter || pred) {
         w.write('/');
         if (filter && pred) {
@@ -716,7 +803,8 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
         w.write('/').newline();
       }
       w.write('{').newline().indent();
-      l.stmts(info.clause.body);
+      l.prologue();
+      l.stmts(inBody || info.clause.body);
       w.dedent().write('}').newline();
       const key = w.build().text;
       const g = groups.find((x) => x.key === key);
@@ -742,13 +830,21 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     head?.(w);
     for (const { info, probe } of list) {
       const l = lowerFor(probe, w, info.clause, name === 'END');
-      if (info.clause.predicate) {
+      const inBody = info.clause.predicate && l.guarded(info.clause.predicate, info.clause.body);
+      if (inBody) {
+        l.prologue();
+        l.stmts(inBody);
+      } else if (info.clause.predicate) {
         w.write('if (');
         l.expr(info.clause.predicate);
         w.write(') {').newline().indent();
+        l.prologue();
         l.stmts(info.clause.body);
         w.dedent().write('}').newline();
-      } else l.stmts(info.clause.body);
+      } else {
+        l.prologue();
+        l.stmts(info.clause.body);
+      }
     }
     tail?.(w);
     w.dedent().write('}').newline();
@@ -756,7 +852,21 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
   };
 
   // BEGIN fires once every probe is attached: its first line tells the runner so.
-  special('BEGIN', begin, undefined, (w) => w.write(`printf("${MARKER_BPF}ready\\n");`).newline());
+  special('BEGIN', begin, undefined, (w) => {
+    w.write(`printf("${MARKER_BPF}ready\\n");`).newline();
+    // A map read before the text first assigns it has no type yet in bpftrace ("Cannot cast
+    // from none"): give it one here, with the value D gives an unassigned variable.
+    for (const [map, keys] of vars.readFirst) {
+      const zero = typedZero(vars.types.get(map));
+      if (zero === null) continue;
+      internal.add(map);
+      if (keys === null) w.write(`${map} = ${zero};`).newline();
+      else {
+        const k = `[${keys.map((t) => typedZero(t) ?? '0').join(', ')}]`;
+        w.write(`${map}${k} = ${zero}; delete(${map}${k});`).newline();
+      }
+    }
+  });
   for (const b of bodies) out.append(b);
 
   const shown = [...aggInfos.values()];
@@ -794,6 +904,130 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
     bpftraceArgs: unsafe.value ? ['--unsafe'] : [],
     diagnostics: diags,
   };
+}
+
+/** A D variable held in a bpftrace map: self->x, a global x or x[k], a plain @m[k] = v. */
+interface MapVar {
+  readonly map: string;
+  /** Its key expressions; null for a scalar. self-> is keyed by the thread (or goroutine). */
+  readonly keys: readonly Expr[] | 'self' | null;
+}
+
+function mapVarOf(e: Expr, analysis: Analysis): MapVar | null {
+  switch (e.kind) {
+    case 'SelfVar':
+      return { map: `@__self_${e.name}`, keys: 'self' };
+    case 'Ident':
+      return BUILTIN_VARS[e.name] ? null : { map: `@__g_${e.name}`, keys: null };
+    case 'Index':
+      return e.object.kind === 'Ident' && !BUILTIN_VARS[e.object.name] ? { map: `@__g_${e.object.name}`, keys: e.index } : null;
+    case 'Agg':
+      return analysis.aggs.has(e.name) ? null : { map: `@__m_${e.name}`, keys: e.keys };
+    default:
+      return null;
+  }
+}
+
+/** The map entry an assignment of 0 frees: self->x and x[k]. */
+function mapVar(target: Expr): string | null {
+  if (target.kind === 'SelfVar') return `@__self_${target.name}`;
+  if (target.kind === 'Index' && target.object.kind === 'Ident' && target.object.name !== 'args') return `@__g_${target.object.name}`;
+  return null;
+}
+
+/** `= 0`, or `= ""` to a string: D frees the variable. */
+function isFree(op: string, value: Expr, type: Type | undefined): boolean {
+  return op === '=' && (constValue(value) === 0n || (value.kind === 'Str' && value.value === '' && type === 'string'));
+}
+
+/** Does evaluating `e` read a D variable held in a map? */
+function readsMap(e: Expr): boolean {
+  let found = false;
+  walkExpr(e, (x) => {
+    if (x.kind === 'SelfVar' || (x.kind === 'Ident' && !BUILTIN_VARS[x.name]) || (x.kind === 'Index' && x.object.kind === 'Ident' && !BUILTIN_VARS[x.object.name])) found = true;
+    if (x.kind === 'Agg') found = true;
+  });
+  return found;
+}
+
+function typedZero(t: Type | undefined): string | null {
+  return t === 'int' ? '0' : t === 'string' ? '""' : null;
+}
+
+/**
+ * The map-held variables of a program, in the order bpftrace reads the emitted text (BEGIN,
+ * the other clauses, END): their value types, which have a write that defines the map (not
+ * only frees), and which are read before any write (with their key types).
+ */
+function scanMapVars(analysis: Analysis): { types: Map<string, Type>; defined: Set<string>; readFirst: Map<string, Type[] | null> } {
+  const types = new Map<string, Type>();
+  for (const [n, v] of analysis.selfVars) types.set(`@__self_${n}`, v.type);
+  for (const [n, v] of analysis.globals) types.set(`@__g_${n}`, v.type);
+  for (const [n, v] of analysis.plainMaps) types.set(`@__m_${n}`, v.type);
+  const defined = new Set<string>();
+  const seen = new Set<string>();
+  const readFirst = new Map<string, Type[] | null>();
+  const keyTypes = (v: MapVar): Type[] | null => (v.keys === 'self' ? ['int'] : v.keys === null ? null : v.keys.map((k) => analysis.types.get(k) ?? 'unknown'));
+  const keysOf = (v: MapVar) => (v.keys === 'self' || v.keys === null ? [] : v.keys);
+  const visit = (e: Expr): void => {
+    if (e.kind === 'Assign' || e.kind === 'Update') {
+      if (e.kind === 'Assign') visit(e.value);
+      const v = mapVarOf(e.target, analysis);
+      if (!v) return visit(e.target);
+      keysOf(v).forEach(visit);
+      if (e.kind === 'Update' || !isFree(e.op, e.value, types.get(v.map))) defined.add(v.map);
+      seen.add(v.map);
+      return;
+    }
+    const v = mapVarOf(e, analysis);
+    if (v) {
+      keysOf(v).forEach(visit);
+      if (!seen.has(v.map)) readFirst.set(v.map, keyTypes(v));
+      seen.add(v.map);
+      return;
+    }
+    children(e).forEach(visit);
+  };
+  const stmts = (list: readonly Stmt[]): void => {
+    for (const s of list) {
+      if (s.kind === 'ExprStmt') visit(s.expr);
+      else {
+        visit(s.cond);
+        stmts(s.then);
+        if (s.else) stmts(s.else);
+      }
+    }
+  };
+  const order = [
+    ...analysis.clauses.filter((c) => c.probes.some((p) => p.special === 'BEGIN')),
+    ...analysis.clauses.filter((c) => c.probes.some((p) => !p.special)),
+    ...analysis.clauses.filter((c) => c.probes.some((p) => p.special === 'END')),
+  ];
+  for (const c of order) {
+    if (c.clause.predicate) visit(c.clause.predicate);
+    stmts(c.clause.body);
+  }
+  return { types, defined, readFirst };
+}
+
+/** A cast to an integer type of 32 bits or fewer: bpftrace's %d/%u/%x print it whole. */
+function narrowInt(e: Expr): boolean {
+  return e.kind === 'Cast' && e.type.pointer === 0 && /^u?int(8|16|32)$/.test(INT_TYPES[e.type.name] ?? '');
+}
+
+/**
+ * D formats an integer at its own width; bpftrace's %d, %u, %x, %o print only 32 bits (and it
+ * has no %i): those conversions of 64-bit arguments get the ll length modifier.
+ */
+export function widenFormat(fmt: string, args: readonly Expr[]): string {
+  let i = 0;
+  return fmt.replace(/%([-+ #0]*\d*(?:\.\d+)?)(hh|h|ll|l|z|j|t)?([a-zA-Z%])/g, (m, flags: string, len: string | undefined, conv: string) => {
+    if (conv === '%') return m;
+    const arg = args[i++];
+    if (len !== undefined || !'diuxXo'.includes(conv)) return m;
+    const c = conv === 'i' ? 'd' : conv;
+    return `%${flags}${arg && narrowInt(arg) ? '' : 'll'}${c}`;
+  });
 }
 
 function isAggregating(c: Call): boolean {

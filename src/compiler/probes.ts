@@ -52,6 +52,16 @@ export interface ProbeResult {
 }
 
 const SYSCALL_NUMBERS = new Map(SYSCALLS_X86_64);
+
+/** x86_64 system call number of a name, e.g. read -> 0. */
+export function syscallNumber(name: string): number | undefined {
+  return SYSCALL_NUMBERS.get(name);
+}
+
+/** A syscall::*: probe, where probefunc is the system call's number (args->id), not its name. */
+export function syscallNumberFunc(p: ResolvedProbe): boolean {
+  return p.dynamicFunc?.transform === 'syscall';
+}
 const D_TICK_UNITS: Record<string, [string, number]> = {
   ns: ['us', 0.001], nsec: ['us', 0.001], us: ['us', 1], usec: ['us', 1], ms: ['ms', 1], msec: ['ms', 1],
   s: ['s', 1], sec: ['s', 1], m: ['s', 60], min: ['s', 60], h: ['s', 3600], hour: ['s', 3600], hz: ['hz', 1],
@@ -66,6 +76,40 @@ function isWild(s: string): boolean {
   return /[*?[]/.test(s);
 }
 
+/** A part with glob characters, unquoted: quoted parts are literal ("main.(*S).handle"). */
+function isWildPart(desc: ProbeDesc, i: number): boolean {
+  const p = desc.parts[i];
+  return p !== undefined && !p.quoted && isWild(p.value);
+}
+
+const SCRIPT_ARG = /\$\$?([1-9]\d*)/g;
+
+/**
+ * A probe description with its script arguments ($1, $$1) expanded, as D expands macro
+ * arguments in probe names: `uprobe:$1` with argument main.handle is uprobe:main.handle. An
+ * argument's text is literal (its * is no wildcard), so a Go method such as
+ * main.(*Server).handle can be passed. Quoted parts are left as written. A missing argument
+ * is an error, or empty with `#pragma D option defaultargs`.
+ */
+export function expandProbeArgs(desc: ProbeDesc, scriptArgs: readonly string[], defaultArgs = false): { desc: ProbeDesc; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  if (!desc.parts.some((p) => !p.quoted && p.value.match(SCRIPT_ARG))) return { desc, diagnostics };
+  const parts = desc.parts.map((p) => {
+    if (p.quoted || !p.value.match(SCRIPT_ARG)) return p;
+    const value = p.value.replace(SCRIPT_ARG, (m, n: string, at: number) => {
+      const v = scriptArgs[Number(n) - 1];
+      if (v === undefined && !defaultArgs) {
+        const start = p.span.start + at;
+        diagnostics.push(error(Codes.ScriptArgMissing, `${m} is used in a probe name but ${scriptArgs.length === 0 ? 'no arguments were' : `only ${scriptArgs.length} argument${scriptArgs.length === 1 ? ' was' : 's were'}`} given`, { start, end: start + m.length }, ['pass script arguments after the program: trace script.d ARG1 ARG2']));
+      }
+      return v ?? '';
+    });
+    // Literal unless the text around the arguments has glob characters of its own.
+    return { ...p, value, quoted: !isWild(p.value.replace(SCRIPT_ARG, '')) };
+  });
+  return { desc: { ...desc, parts, text: parts.map((p) => p.value).join(':') }, diagnostics };
+}
+
 function globToRegExp(glob: string): RegExp {
   const re = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${re}$`);
@@ -76,7 +120,10 @@ function quoteFunc(name: string): string {
   return /^[A-Za-z0-9_.*?[\]!$-]+$/.test(name) ? name : `"${name.replace(/"/g, '\\"')}"`;
 }
 
-export function resolveProbe(desc: ProbeDesc, facts: Facts): ProbeResult {
+export function resolveProbe(written: ProbeDesc, facts: Facts, opts: { readonly defaultArgs?: boolean } = {}): ProbeResult {
+  const expanded = expandProbeArgs(written, facts.scriptArgs, opts.defaultArgs);
+  if (expanded.diagnostics.length) return { probe: null, diagnostics: expanded.diagnostics };
+  const desc = expanded.desc;
   const parts = desc.parts.map((p) => p.value);
   const head = parts[0] ?? '';
   const diags: Diagnostic[] = [];
@@ -141,7 +188,7 @@ export function resolveProbe(desc: ProbeDesc, facts: Facts): ProbeResult {
       }
       const [, cat, name] = parts as [string, string, string];
       const key = `${cat}:${name}`;
-      const wild = isWild(cat) || isWild(name);
+      const wild = isWildPart(desc, 1) || isWildPart(desc, 2);
       const fields = wild ? null : (facts.tracepoints[key] ?? null);
       if (!wild && facts.tracepointsComplete && !facts.tracepoints[key]) {
         const near = suggest(key, Object.keys(facts.tracepoints));
@@ -208,7 +255,7 @@ function resolveSyscall(desc: ProbeDesc, parts: string[], facts: Facts): ProbeRe
   const entry = phases === 'entry';
   const base = { special: null, binary: null, provider: 'syscall', module: '', name: phases } as const;
 
-  if (fn !== '' && !isWild(fn)) {
+  if (fn !== '' && !isWildPart(desc, 2)) {
     const tp = `syscalls:sys_${entry ? 'enter' : 'exit'}_${fn}`;
     const known = facts.tracepoints[tp];
     if (!SYSCALL_NUMBERS.has(fn) && !known) {
@@ -272,13 +319,13 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
   }
   const filter = `pid == ${pid}`;
   const common = { special: null, provider: 'pid', module: mod === '' ? 'a.out' : mod, binary, filter } as const;
-  const wild = isWild(fn);
+  const wild = isWildPart(desc, 2);
   const funcInfo = { func: wild ? null : fn, dynamicFunc: wild ? { expr: 'func', transform: 'none' as const } : null };
   if (name === 'entry' || name === '') {
     return { probe: { ...common, ...funcInfo, attach: `uprobe:${binary}:${entryPoint(binary, fn, facts)}`, args: entryArgs(binary, fn, facts), name: 'entry' }, diagnostics: [] };
   }
   if (name === 'return') {
-    const go = goReturn(binary, fn, desc, facts, { ...common, ...funcInfo, name: 'return' }, true);
+    const go = goReturn(binary, fn, wild, desc, facts, { ...common, ...funcInfo, name: 'return' }, true);
     if (go) return go;
     return { probe: { ...common, ...funcInfo, attach: `uretprobe:${binary}:${quoteFunc(fn)}`, args: { kind: 'return', dtraceStyle: true }, name: 'return' }, diagnostics: [] };
   }
@@ -313,7 +360,7 @@ function entryArgs(binary: string, fn: string, facts: Facts): ArgSource {
  * pc"): a Go return probe is instead a uprobe on each of the function's RET instructions,
  * found by decoding its machine code (facts from the runner). Null for non-Go binaries.
  */
-function goReturn(binary: string, fn: string, desc: ProbeDesc, facts: Facts, base: Omit<ResolvedProbe, 'attach' | 'args'>, dtraceStyle: boolean): ProbeResult | null {
+function goReturn(binary: string, fn: string, wild: boolean, desc: ProbeDesc, facts: Facts, base: Omit<ResolvedProbe, 'attach' | 'args'>, dtraceStyle: boolean): ProbeResult | null {
   const b = facts.binaries?.[binary];
   if (!b?.go) return null;
   const fail = (code: Parameters<typeof error>[0], msg: string, hints?: string[]): ProbeResult => ({ probe: null, diagnostics: [error(code, msg, desc.span, hints)] });
@@ -322,7 +369,7 @@ function goReturn(binary: string, fn: string, desc: ProbeDesc, facts: Facts, bas
       'install bpftrace 0.20 or newer: scripts/setup.sh puts one in /opt/ctrace/bin/bpftrace (or pass --bpftrace PATH)',
     ]);
   }
-  if (isWild(fn)) return fail(Codes.GoReturnProbeUnsupported, `return probes on Go functions need an exact function name, not '${fn}'`);
+  if (wild) return fail(Codes.GoReturnProbeUnsupported, `return probes on Go functions need an exact function name, not '${fn}'`);
   const f = b.functions?.[fn];
   if (!f) return fail(Codes.UnknownModule, `no function ${fn} in ${binary.replace(/^\/proc\/\d+\/root/, '')}`, ['list them with: trace list -c NAME \'main.*\'']);
   if (f.returns.length === 0) {
@@ -375,10 +422,10 @@ function resolveUprobe(desc: ProbeDesc, parts: string[], which: 'entry' | 'retur
   if (offset && !facts.bpftrace.uprobeOffsets) {
     return { probe: null, diagnostics: [error(Codes.ProbeTypeUnavailable, `this bpftrace (${v(facts)}) cannot attach at an offset inside a function`, desc.span, ['install bpftrace 0.20 or newer (scripts/setup.sh puts one in /opt/ctrace)'])] };
   }
-  const wild = isWild(fn);
+  const wild = isWildPart(desc, parts.length - 1);
   const kind = which === 'entry' ? 'uprobe' : 'uretprobe';
   if (which === 'return') {
-    const go = goReturn(bin, fn, desc, facts, {
+    const go = goReturn(bin, fn, wild, desc, facts, {
       special: null, provider: kind, module: bin.split('/').pop() ?? bin, func: fn, name: 'return', dynamicFunc: null, filter: null, binary: bin,
     }, false);
     if (go) return go;
@@ -450,14 +497,18 @@ function resolveStable(desc: ProbeDesc, parts: string[]): ProbeResult {
   };
 }
 
-/** Tracepoints whose argument names the compiler needs (for argN), so the runner can read only those. */
-export function tracepointsNeeded(descs: Iterable<ProbeDesc>): string[] {
+/**
+ * Tracepoints whose argument names the compiler needs (for argN), so the runner can read only
+ * those. Pass the script arguments when probe names may hold $1.
+ */
+export function tracepointsNeeded(descs: Iterable<ProbeDesc>, scriptArgs: readonly string[] = []): string[] {
   const out = new Set<string>();
-  for (const d of descs) {
+  for (const written of descs) {
+    const d = expandProbeArgs(written, scriptArgs, true).desc;
     const parts = d.parts.map((p) => p.value);
-    if (parts[0] === 'syscall' && parts[2] && !isWild(parts[2])) {
+    if (parts[0] === 'syscall' && parts[2] && !isWildPart(d, 2)) {
       out.add(`syscalls:sys_${parts[3] === 'return' ? 'exit' : 'enter'}_${parts[2]}`);
-    } else if ((parts[0] === 'tracepoint' || parts[0] === 't') && parts.length === 3 && !isWild(parts[1]!) && !isWild(parts[2]!)) {
+    } else if ((parts[0] === 'tracepoint' || parts[0] === 't') && parts.length === 3 && !isWildPart(d, 1) && !isWildPart(d, 2)) {
       out.add(`${parts[1]}:${parts[2]}`);
     }
   }
@@ -465,10 +516,10 @@ export function tracepointsNeeded(descs: Iterable<ProbeDesc>): string[] {
 }
 
 /** Paths inside the target the program names (uprobe/usdt binaries, pid modules given as paths). */
-export function pathsNeeded(descs: Iterable<ProbeDesc>): string[] {
+export function pathsNeeded(descs: Iterable<ProbeDesc>, scriptArgs: readonly string[] = []): string[] {
   const out = new Set<string>();
   for (const d of descs) {
-    const parts = d.parts.map((p) => p.value);
+    const parts = expandProbeArgs(d, scriptArgs, true).desc.parts.map((p) => p.value);
     const head = parts[0] ?? '';
     if (/^(uprobe|u|uretprobe|ur|usdt|U)$/.test(head) && parts.length >= 3 && parts[1]!.startsWith('/')) out.add(parts[1]!);
     if (/^pid(\$target|\d+)$/.test(head) && parts[1]?.startsWith('/')) out.add(parts[1]);
@@ -486,7 +537,8 @@ export function probeFunctions(descs: Iterable<ProbeDesc>, facts: Facts): Map<st
     const r = resolveProbe(d, { ...facts, binaries: {} });
     if (!r.probe?.binary) continue;
     const entry = out.get(r.probe.binary) ?? { all: new Set<string>(), returns: new Set<string>() };
-    if (r.probe.func && !isWild(r.probe.func)) {
+    // func is null for a wildcard uprobe; a usdt probe's is its (maybe globbed) name.
+    if (r.probe.func && !(r.probe.attach.startsWith('usdt:') && isWild(r.probe.func))) {
       const fn = r.probe.func.replace(/\+\d+$/, '');
       entry.all.add(fn);
       if (r.probe.name === 'return') entry.returns.add(fn);

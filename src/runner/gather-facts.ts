@@ -2,6 +2,7 @@
 // bpftrace's abilities, and the clock offset for walltimestamp.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Facts, BpftraceFacts, TargetFacts } from '../compiler/facts.js';
 
 export const TRACEFS = '/sys/kernel/tracing';
@@ -14,6 +15,8 @@ export interface FactsRequest {
   readonly scriptName: string;
   readonly destructive: boolean;
   readonly target?: TargetFacts;
+  /** The `host` builtin's value: a fleet names each remote host; else this machine's hostname. */
+  readonly host?: string;
 }
 
 export type FactsResult = { ok: true; facts: Facts } | { ok: false; message: string };
@@ -69,6 +72,7 @@ export function gatherFacts(req: FactsRequest): FactsResult {
       scriptName: req.scriptName,
       destructive: req.destructive,
       wallclockOffsetNs: BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint(),
+      host: req.host ?? hostname(),
     },
   };
 }

@@ -244,12 +244,38 @@ export class EventStream {
   }
 }
 
-/** bpftrace's text for print(expr): numbers and strings as is, tuples as (a, b). */
+/**
+ * bpftrace's text for print(expr): numbers and strings as is, tuples as (a, b). Iterative,
+ * with an explicit stack: a value nested thousands deep (JSON.parse accepts it) must not
+ * overflow the call stack inside the run's stdout handler.
+ */
 export function formatValue(v: JsonValue): string {
-  if (v === null) return '';
-  if (Array.isArray(v)) return '(' + v.map(formatValue).join(', ') + ')';
-  if (typeof v === 'object') return '{ ' + Object.entries(v).map(([k, x]) => `.${k} = ${formatValue(x)}`).join(', ') + ' }';
-  return String(v);
+  const out: string[] = [];
+  // Work items: a value to format, or literal text; popped in reverse order of pushing.
+  const todo: ({ text: string } | { value: JsonValue })[] = [{ value: v }];
+  for (let item = todo.pop(); item !== undefined; item = todo.pop()) {
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const x = item.value;
+    if (x === null) continue;
+    if (Array.isArray(x) || typeof x === 'object') {
+      const entries: [string | null, JsonValue][] = Array.isArray(x) ? x.map((e) => [null, e]) : Object.entries(x);
+      const [open, close] = Array.isArray(x) ? ['(', ')'] : ['{ ', ' }'];
+      todo.push({ text: close });
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, e] = entries[i]!;
+        todo.push({ value: e });
+        const sep = i > 0 ? ', ' : '';
+        todo.push({ text: k === null ? sep : `${sep}.${k} = ` });
+      }
+      out.push(open);
+      continue;
+    }
+    out.push(String(x));
+  }
+  return out.join('');
 }
 
 /** A map the compiler did not declare (e.g. a raw bpftrace program): shown with generic headers. */

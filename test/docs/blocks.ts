@@ -14,6 +14,8 @@ export interface Block {
   readonly text: string;
   /** key=value pairs of the marker comment right before the fence. */
   readonly marker: Readonly<Record<string, string>>;
+  /** key=value pairs of the page's marker: a `<!-- test: ... -->` line at the top of the page. */
+  readonly page: Readonly<Record<string, string>>;
 }
 
 const MARKER = /^<!--\s*test:(.*?)-->\s*$/;
@@ -26,8 +28,16 @@ export function parseMarker(body: string): Record<string, string> {
   return out;
 }
 
+/** The page's marker: its first non-blank line, when that is a `<!-- test: ... -->` comment. */
+export function pageMarker(text: string): Record<string, string> {
+  const first = text.split('\n').find((l) => l.trim() !== '');
+  const m = first !== undefined ? MARKER.exec(first.trim()) : null;
+  return m ? parseMarker(m[1]!) : {};
+}
+
 export function blocksOf(file: string, text: string): Block[] {
   const lines = text.split('\n');
+  const page = pageMarker(text);
   const out: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
     const open = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]!);
@@ -44,7 +54,7 @@ export function blocksOf(file: string, text: string): Block[] {
     let k = i - 1;
     while (k >= 0 && lines[k]!.trim() === '') k--;
     const m = k >= 0 ? MARKER.exec(lines[k]!.trim()) : null;
-    out.push({ file, line: i + 1, kind: info, text: body.join('\n') + '\n', marker: m ? parseMarker(m[1]!) : {} });
+    out.push({ file, line: i + 1, kind: info, text: body.join('\n') + '\n', marker: m ? parseMarker(m[1]!) : {}, page });
     i = j;
   }
   return out;

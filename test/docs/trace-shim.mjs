@@ -3,9 +3,10 @@
 //   - a run without -d/--duration gets `--duration 1s`; a longer one is cut to DOCS_CAP_S
 //     (default 2 s). `trace check --run CMD` is bounded by CMD (wrk is capped the same way).
 //   - `trace demo` runs with `--step 1s` and without `--keep` (the test has its own containers).
-//   - `--emit`, `list`, `probes`, `--help`, `--version` are left alone.
+//   - `--emit`, `list`, `probes`, `helper`, `--help`, `--version` are left alone.
+//   - `trace helper install` without --host (which installs on this machine) is refused
+//     unless the shell runs inside a test host (DOCS_TEST_HOST, set on `hosts=N` pages).
 const cap = Number(process.env.DOCS_CAP_S ?? '2');
-const SUBCOMMANDS = new Set(['list', 'demo', 'probes', 'run', 'repl', 'check']);
 const args = process.argv.slice(2);
 
 function seconds(d) {
@@ -39,6 +40,10 @@ function capDurations(list) {
   return given;
 }
 
+if (args[0] === 'helper' && args[1] === 'install' && !args.some((a) => a === '--host' || a.startsWith('--host=')) && !process.env.DOCS_TEST_HOST) {
+  process.stderr.write('docs test: `trace helper install` without --host would install on the test machine: run it on a page marked <!-- test: hosts=N --> (see docs/README.md)\n');
+  process.exit(1);
+}
 const has = (...flags) => args.some((a) => flags.includes(a) || flags.some((f) => a.startsWith(`${f}=`)));
 let out = args;
 const first = args[0];
@@ -46,7 +51,7 @@ if (has('-h', '--help', '-V', '--version', '--emit')) {
   out = args;
 } else if (first === 'demo') {
   out = ['demo', ...args.slice(1).filter((a) => a !== '--keep'), '--step', '1s'];
-} else if (first === 'list' || first === 'probes' || first === 'repl') {
+} else if (first === 'list' || first === 'probes' || first === 'repl' || first === 'helper') {
   out = args;
 } else if (first === 'check') {
   const rest = args.slice(1);

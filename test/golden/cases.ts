@@ -1,7 +1,7 @@
 // Loads the golden cases and the facts each compiles against.
 //
 // Directives in a case's leading comments: `//@ args: A B`, `//@ target: none`,
-// `//@ interval: 2s`, `//@ bpftrace: 0.17`.
+// `//@ interval: 2s`, `//@ bpftrace: 0.17`, `//@ host: NAME` (the `host` builtin's value).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,6 +35,8 @@ export const GO_BINARIES = {
     go: { version: 'go1.19.8', regabi: true, goidOffset: 152 },
     functions: {
       'main.handle': { returns: [320], tailCalls: 0, entry: 10, params: [{ name: 'n', goType: 'int', kind: 'int' as const, reg: 0 }] },
+      // A pointer-receiver method: its name holds '*', which is no wildcard when quoted.
+      'main.(*Server).handle': { returns: [96], tailCalls: 0, entry: 10, params: [{ name: 'id', goType: 'int', kind: 'int' as const, reg: 1 }] },
       'main.vote': {
         returns: [181, 250],
         tailCalls: 1,
@@ -82,6 +84,7 @@ export function loadCases(): GoldenCase[] {
         scriptName: file,
         ...(d.get('target') === 'none' ? {} : { target: GOLDEN_TARGET }),
         ...(d.has('go') ? { target: GO_TARGET, binaries: GO_BINARIES } : {}),
+        ...(d.has('host') ? { host: d.get('host')! } : {}),
         ...(d.has('containers')
           ? { target: { ...GO_TARGET, containers: [{ name: 'web', mntns: 4026532001 }, { name: 'api', mntns: 4026532002 }] } }
           : {}),

@@ -35,26 +35,7 @@ const run = promisify(execFile);
  * reported (see the bench/reliability report; remove each line once its bug is fixed, so a
  * regression fails). Any other reason fails the test.
  */
-const KNOWN_REJECTIONS: readonly RegExp[] = [
-  // a global array only ever assigned 0: delete()/clear() of a map that is never defined
-  /^Undefined map: @__g_/,
-  // lquantize()/llquantize() with different bounds for one aggregation is not reported
-  /^Different lhist bounds in a single map unsupported/,
-  /^Code not generated for probe: /,
-  // lquantize() whose step exceeds its range is not reported
-  /^lhist\(\) step is too large/,
-  // probefunc in syscall::*:entry lowers to the syscall number (args.id), used as a string
-  /^strcontains\(\) only supports string arguments/,
-  /^printf: %s specifier expects a value of type string/,
-  /^Type mismatch for '(==|!=)': comparing 'u?int\d+' with 'string/,
-  // this->x assigned values of different integer types in one clause
-  /^Type mismatch for \$this_\w+: trying to assign/,
-  /^Integer size mismatch\. Assignment type '\w+' is larger than the variable type/,
-  // this->x assigned only inside an if/else branch, read after it (bpftrace scopes it to the block)
-  /^Undefined or undeclared variable: \$this_/,
-  // a global read (in an earlier clause) before the clause that first assigns it
-  /^Cannot cast from "none"/,
-];
+const KNOWN_REJECTIONS: readonly RegExp[] = [];
 
 interface Variant {
   readonly name: string;

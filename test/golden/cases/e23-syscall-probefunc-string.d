@@ -1,0 +1,1 @@
+syscall::*:entry /probefunc == "reed"/ { printf("%s\n", probefunc); @ = count(); }
