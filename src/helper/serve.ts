@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { expandProbeArgs } from '../compiler/probes.js';
 import { hasErrors } from '../lang/diagnostics.js';
 import { parse } from '../lang/parse.js';
 import { Source } from '../lang/source.js';
@@ -129,7 +130,8 @@ async function run(req: RunRequest, ctx: ServeContext): Promise<number> {
     ctx.send({ t: 'diagnostics', diagnostics: parsed.diagnostics });
     return 2;
   }
-  const probes = probeDescs(parsed.program).map((d) => d.parts.map((p) => p.value).join(':'));
+  // As the compiler will resolve them: `$1:vfs_read` with $1 = kprobe is a kernel probe.
+  const probes = probeDescs(parsed.program).map((d) => expandProbeArgs(d, req.args, true).desc.parts.map((p) => p.value).join(':'));
 
   let bpftrace: BpftraceInfo | null = null;
   const found = await findBpftrace({ env: ctx.env });

@@ -116,6 +116,10 @@ describe('the helper', () => {
     const k = startHelper(runRequest('x', [allowed.name], 'kprobe:vfs_read { @ = count(); }'), asUser);
     expect(await k.done).toBe(1);
     expect(k.messages.at(-1)).toMatchObject({ t: 'error', refused: true, message: expect.stringMatching(/may not use kernel probes \(kprobe:vfs_read\)/) });
+    // A provider given as a script argument is judged after expansion.
+    const viaArg = startHelper({ ...runRequest('x', [allowed.name], '$1:vfs_read { @ = count(); }'), args: ['kprobe'] }, asUser);
+    expect(await viaArg.done).toBe(1);
+    expect(viaArg.messages.at(-1)).toMatchObject({ t: 'error', refused: true, message: expect.stringMatching(/may not use kernel probes \(kprobe:vfs_read\)/) });
   });
 
   it('kills bpftrace within 2 s when its stdin closes (the caller died), and audits it', async () => {
