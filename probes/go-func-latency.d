@@ -1,19 +1,19 @@
-/* go-func-latency: a Go function's latency distribution and percentiles (main.handle)
+/* go-func-latency: a Go function's latency distribution and percentiles
  *
  * Times every call of one Go function, entry to return, per goroutine (self-> is
  * goroutine-local in Go probes, so calls that block and resume on another thread are
  * timed right), and shows the count and p50/p90/p99/p999/max, plus the full distribution
  * at the end. Return probes on Go are uprobes on each RET instruction, never uretprobes.
  *
- * Arguments: none. The function is main.handle (the demo frontend's request handler):
- * probe names cannot take $1, so to time another function copy this file and replace
- * main.handle in both probes (quote names with punctuation:
- * uprobe:"main.(*Server).handle"). List candidates with trace list -c NAME 'main.*'.
+ * Arguments: FUNCTION, the Go function to time, e.g. main.handle (the demo frontend's
+ * request handler) or "main.(*Server).handle" (quote names with punctuation in the
+ * shell; the name is taken literally, its * is not a wildcard). List candidates with
+ * trace list -c NAME 'main.*'.
  * uprobe: names a binary, not a process: with -c on several replicas of one image, all
  * of them are timed.
- * Run:  trace run go-func-latency -c NAME -d 10s
+ * Run:  trace run go-func-latency -c NAME -d 10s main.handle
  *
- * Example output (trace run go-func-latency -c frontend, the demo under load):
+ * Example output (trace run go-func-latency -c frontend main.handle, the demo under load):
  *   @latency
  *   ┌──────────┬───────┬───────┬────────┬────────┬────────┬────────┐
  *   │ execname │ count │   p50 │    p90 │    p99 │   p999 │    max │
@@ -31,12 +31,12 @@
  *            4194304 |                                         1
  *            8388608 |                                         0
  */
-uprobe:main.handle
+uprobe:$1
 {
 	self->ts = timestamp;
 }
 
-uretprobe:main.handle
+uretprobe:$1
 /self->ts/
 {
 	@latency[execname] = latency(timestamp - self->ts);

@@ -299,7 +299,7 @@ describe('the scripts against the demo, under load', () => {
         execs: run('exec-snoop', '-c', A),
         execsHost: run('exec-snoop'),
         opens: run('file-opens', '-c', A),
-        goLatency: run('go-func-latency', '-c', A),
+        goLatency: run('go-func-latency', '-c', A, 'main.handle'),
         goArgs: run('go-func-args', '-c', voting.name),
         goroutines: run('goroutines', '-c', A),
       },
