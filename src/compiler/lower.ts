@@ -545,7 +545,8 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           return;
         }
         default: {
-          const fn: Record<string, string> = { count: 'count', sum: 'sum', avg: 'avg', min: 'min', max: 'max', quantize: 'hist', lquantize: 'lhist' };
+          // avg as stats(): bpftrace then reports count and total too, so fleets merge averages exactly.
+          const fn: Record<string, string> = { count: 'count', sum: 'sum', avg: 'stats', min: 'min', max: 'max', quantize: 'hist', lquantize: 'lhist' };
           stmt(() => {
             keyed(info.maps[0]!);
             w.write(` = `);
