@@ -209,9 +209,8 @@ describe('invalid UTF-8 in traced strings (recorded from bpftrace)', () => {
   });
 });
 
-// Known bugs: these tests document them and pass while the bug is there (it.fails); when one
-// is fixed, vitest reports it, and `it.fails` becomes `it`.
-describe('known bugs', () => {
+// Regression tests for bugs this suite found (they ran as `it.fails` until fixed).
+describe('fixed bugs', () => {
   // src/runner/stream.ts formatValue() recurses once per nesting level with no limit, and
   // EventStream.push() is not guarded like decodeLine() is: a map value or print() value nested
   // ~5,000 deep (JSON.parse accepts it) overflows the stack inside session.ts's stdout 'data'
