@@ -1,5 +1,5 @@
-// The facts `trace` would compile a program against, gathered once (as src/commands/run.ts's
-// prepareRun does, minus the compile), so in-process compile timings exclude all I/O.
+// The facts `trace` would compile a program against, gathered once (as src/helper/prepare.ts's
+// compileFor does, minus the compile), so in-process compile timings exclude all I/O.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,8 @@ async function modules() {
     compile: await dist('compiler/compile.js'),
     facts: await dist('compiler/facts.js'),
     probes: await dist('compiler/probes.js'),
-    run: await dist('commands/run.js'),
+    // buildTargetFacts and bpftraceFacts: the same functions prepareRun uses (helper/prepare.ts).
+    run: await dist('helper/prepare.js'),
     bpftrace: await dist('runner/bpftrace.js'),
     gather: await dist('runner/gather-facts.js'),
     targets: await dist('runner/targets/index.js'),

@@ -1,22 +1,29 @@
 // `trace [options] PROGRAM|FILE [args...]`: compile a program and run it, or emit it.
+//
+// Cold start: the parser, the compiler and the session are imported when a run needs them,
+// after `bpftrace --info` and the container runtimes (other processes) have been started, so
+// loading them overlaps with those processes instead of preceding them.
 
 import { readFileSync } from 'node:fs';
 import { mapPosition } from '../compiler/emitter.js';
-import { watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
+import { selectorProblem, watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
 import { isValidContainerRef } from '../runner/targets/exec.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
-import { parse } from '../lang/parse.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
 import { findBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
-import { compileFor, resolveRequest, type TargetRequest } from '../runner/prepare.js';
-import { runProgram, type RunResult } from '../runner/session.js';
-import { runFleet } from '../runner/fleet.js';
-import { localTransport } from '../runner/transport/local.js';
+import { resolveRequest, type TargetRequest } from '../runner/request.js';
+import type { RunResult } from '../runner/session.js';
 import type { Transport } from '../runner/transport/types.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import { fail, printDiagnostics, type Streams } from './output.js';
+import { mark, timed } from '../runner/timing.js';
 
-export type { TargetRequest } from '../runner/prepare.js';
+export type { TargetRequest } from '../runner/request.js';
+
+/** The modules a run needs beyond this one's, loaded once (see the note at the top). */
+const loadParser = () => import('../lang/parse.js');
+const loadCompiler = () => import('../helper/prepare.js');
+const loadSession = () => import('../runner/session.js');
 
 export interface RunOptions {
   /** Program text given with -e, or undefined to take it from the first positional. */
@@ -38,7 +45,8 @@ export interface RunOptions {
 /** How to reach --host hosts. */
 export interface RemoteOptions {
   readonly acceptNew: boolean;
-  readonly connectTimeoutMs: number;
+  /** Default: the ssh config's ConnectTimeout, else 10 s. */
+  readonly connectTimeoutMs?: number;
 }
 
 export interface LoadedProgram {
@@ -80,30 +88,44 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
   }
   const { source, args } = loaded;
 
+  // A name that cannot be a container is a command-line error, refused before anything runs.
+  const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
+  // bpftrace --info and the container runtimes are other processes: they run while this one
+  // parses (and while they both run). Their results are values, never rejections; the catch
+  // only keeps an early return (a syntax error) from leaving a rejection unhandled.
+  const foundP = timed('bpftrace --info', () => findBpftrace({ explicit: opts.bpftrace, env: io.env }));
+  const resolvedP = badName === undefined ? timed('targets resolved', () => resolveRequest(opts.targets, io.env)) : null;
+  foundP.catch(() => undefined);
+  resolvedP?.catch(() => undefined);
+  const compilerP = loadCompiler();
+  compilerP.catch(() => undefined);
+  // Loaded now for the run that follows, while the processes above still run.
+  if (!opts.emit) loadSession().catch(() => undefined);
+
+  const { parse } = await loadParser();
   const parsed = parse(source);
+  mark('parsed');
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
     return { exitCode: 2 };
   }
-
-  // A name that cannot be a container is a command-line error, refused before anything runs.
-  const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
-  if (badName !== undefined) {
+  if (badName !== undefined || resolvedP === null) {
     fail(io, `${JSON.stringify(badName)} is not a valid container name (use letters, digits and _ . - only)`);
     return { exitCode: 2 };
   }
 
-  const found = await findBpftrace({ explicit: opts.bpftrace, env: io.env });
+  const found = await foundP;
   if (!found.ok && !opts.emit) {
     fail(io, found.message);
     return { exitCode: 1 };
   }
-  const resolved = await resolveRequest(opts.targets, io.env);
+  const resolved = await resolvedP;
   if (!resolved.ok) {
     fail(io, resolved.message);
     return { exitCode: 1 };
   }
-  const compiled = await compileFor({
+  const { compileFor } = await compilerP;
+  const compiled = await timed('compiled', () => compileFor({
     source,
     program: parsed.program,
     parseDiagnostics: parsed.diagnostics,
@@ -114,7 +136,7 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
     quiet: opts.quiet,
     destructive: opts.destructive,
     bpftrace: found.ok ? found.info : null,
-  });
+  }));
   printDiagnostics(compiled.diagnostics, source, io);
   if (!compiled.ok) {
     if (compiled.message !== undefined) fail(io, compiled.message);
@@ -140,6 +162,7 @@ export interface ExecuteOptions {
 /** Runs a prepared program until it ends; a traced target that stops ends it too. */
 export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams): Promise<{ exitCode: number; result: RunResult | null }> {
   if (!p.bpftrace) return { exitCode: 1, result: null };
+  const { runProgram } = await loadSession();
   const stop = new AbortController();
   const abort = () => stop.abort();
   opts.signal?.addEventListener('abort', abort);
@@ -202,14 +225,16 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
   }
   const { source, args } = loaded;
   // Syntax errors are shown before any host is contacted.
+  const { parse } = await loadParser();
   const parsed = parse(source);
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
     return 2;
   }
-  const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
-  if (badName !== undefined) {
-    fail(io, `${JSON.stringify(badName)} is not a valid container name (use letters, digits and _ . - only)`);
+  // Names no runtime should see are refused here, before any host is contacted.
+  const problem = opts.targets ? selectorProblem(opts.targets) : null;
+  if (problem !== null) {
+    fail(io, problem);
     return 2;
   }
   if (opts.bpftrace !== undefined && opts.hosts?.length) {
@@ -230,12 +255,13 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
       }
     }
     // Connected in parallel; a host that cannot be reached fails alone, in the fleet's report.
-    const connected = await Promise.all(specs.map((spec) => sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, connectTimeoutMs: opts.ssh?.connectTimeoutMs ?? 10_000, env: io.env })));
+    const connected = await Promise.all(specs.map((spec) => sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
     connected.forEach((t, i) => transports.push(t.ok ? t.transport : unreachable(specs[i]!, t.message)));
-  } else transports.push(localTransport());
+  } else transports.push((await import('../runner/transport/local.js')).localTransport());
 
   let compiled: CompiledProgram | null = null;
   const many = transports.length > 1;
+  const { runFleet } = await import('../runner/fleet.js');
   const fleet = await runFleet(
     transports,
     {

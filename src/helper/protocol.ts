@@ -9,7 +9,7 @@ import type { CompiledProgram } from '../compiler/program.js';
 import type { Diagnostic } from '../lang/diagnostics.js';
 import type { BpftraceInfo } from '../runner/bpftrace.js';
 import type { ListedProbe } from '../runner/listing.js';
-import type { TargetRequest } from '../runner/prepare.js';
+import type { TargetRequest } from '../runner/request.js';
 
 export const PROTOCOL_VERSION = 1;
 

@@ -20,7 +20,7 @@ import { listProbes } from '../runner/listing.js';
 import { resolveTargets, isValidContainerRef, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
 import { Writable } from 'node:stream';
 import { prepareRun, type Prepared } from '../commands/run.js';
-import { binaryFacts, buildTargetFacts } from '../runner/prepare.js';
+import { binaryFacts, buildTargetFacts } from '../helper/prepare.js';
 import type { Streams } from '../commands/output.js';
 
 /** What the session traces: one container or one process, or the whole host. */

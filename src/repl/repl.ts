@@ -19,7 +19,7 @@ import type { OutStream } from '../runner/presenter.js';
 import { colorEnabled, painter as tablePainter } from '../runner/render/color.js';
 import { renderAggregations } from '../runner/render/table.js';
 import type { RunResult } from '../runner/session.js';
-import { bpftraceFacts } from '../runner/prepare.js';
+import { bpftraceFacts } from '../helper/prepare.js';
 import { chalkFor, painter as diagPainter, type Streams } from '../commands/output.js';
 import { helpText, parseCommand, type Command } from './commands.js';
 import { complete, type CompletionSources } from './complete.js';

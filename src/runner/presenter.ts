@@ -1,6 +1,11 @@
 // Writes a run's outputs to stdout/stderr: printf text as it comes, snapshots redrawn in place
 // on a terminal (appended under a time header when piped), printa with its format, the
 // exit-time aggregations once, and a transient progress line on a terminal's stderr.
+//
+// With `batch`, stdout text is gathered and written once per turn of the event loop (at the
+// latest; sooner past 64 KiB) instead of one write(2) per event. Anything written to stderr
+// first flushes what stdout holds, so the two interleave as they were produced; the owner
+// calls flush() when the run ends.
 
 import type { CompiledProgram } from '../compiler/program.js';
 import type { Aggregation } from './aggregate.js';
@@ -26,7 +31,12 @@ export interface PresenterOptions {
   readonly progress?: boolean;
   /** Clock for snapshot headers (tests pin it). */
   readonly now?: () => Date;
+  /** Coalesce stdout writes within a turn of the event loop (see the note at the top); the owner must flush(). */
+  readonly batch?: boolean;
 }
+
+/** Buffered stdout past this is written at once. */
+const BATCH_BYTES = 64 * 1024;
 
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 const CLEAR_LINE = '\r\u001b[K';
@@ -50,6 +60,10 @@ export class Presenter {
   private wroteAny = false;
   /** stdout was closed by its reader (EPIPE): nothing more goes there. */
   private stdoutClosed = false;
+  /** stdout text not yet written (batch mode). */
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private flushScheduled: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly program: CompiledProgram,
@@ -64,32 +78,63 @@ export class Presenter {
 
   closeStdout(): void {
     this.stdoutClosed = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Writes what stdout holds (batch mode), in one write. */
+  flush(): void {
+    if (this.flushScheduled !== null) {
+      clearImmediate(this.flushScheduled);
+      this.flushScheduled = null;
+    }
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.stdoutClosed) this.opts.stdout.write(text);
+  }
+
+  private writeStdout(s: string): void {
+    if (this.opts.batch !== true) {
+      this.opts.stdout.write(s);
+      return;
+    }
+    this.pending.push(s);
+    this.pendingBytes += s.length;
+    if (this.pendingBytes >= BATCH_BYTES) this.flush();
+    else if (this.flushScheduled === null) this.flushScheduled = setImmediate(() => this.flush());
+  }
+
+  private writeStderr(s: string): void {
+    this.flush();
+    this.opts.stderr.write(s);
   }
 
   private out(s: string): void {
     if (s === '' || this.stdoutClosed) return;
     this.clearProgress();
-    this.opts.stdout.write(s);
+    this.writeStdout(s);
     this.wroteAny = true;
   }
 
   private err(s: string): void {
     this.clearProgress();
-    this.opts.stderr.write(s);
+    this.writeStderr(s);
     // Same terminal: what we drew above is no longer right above the cursor.
     if (this.opts.stderr.isTTY) this.snapRows = 0;
   }
 
   progress(text: string): void {
     if (this.opts.progress === false || this.opts.stderr.isTTY !== true) return;
-    this.opts.stderr.write(CLEAR_LINE + text);
+    this.writeStderr(CLEAR_LINE + text);
     this.progressShown = true;
   }
 
   clearProgress(): void {
     if (!this.progressShown) return;
     this.progressShown = false;
-    this.opts.stderr.write(CLEAR_LINE);
+    this.writeStderr(CLEAR_LINE);
   }
 
   handle(o: Output): void {
@@ -147,7 +192,7 @@ export class Presenter {
       const up = this.snapRows > 0 ? `\u001b[${this.snapRows}A\r\u001b[J` : '';
       this.clearProgress();
       if (this.stdoutClosed) return;
-      this.opts.stdout.write(up + body);
+      this.writeStdout(up + body);
       this.wroteAny = true;
       this.snapRows = screenRows(body, this.opts.stdout.columns);
       return;

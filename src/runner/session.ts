@@ -13,6 +13,7 @@ import { StderrParser, type BpftraceDiagnostic } from './diagnostics.js';
 import { decodeLine } from './events.js';
 import { Presenter, type OutStream } from './presenter.js';
 import { EventStream } from './stream.js';
+import { mark } from './timing.js';
 
 export interface RunOptions {
   /** Its features decide how output is decoded; its path is run unless `process` is given. */
@@ -91,7 +92,9 @@ export { bpftraceArgv } from './bpftrace-process.js';
 export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve) => {
     const env = opts.env ?? process.env;
-    const presenter = new Presenter(compiled, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env, ...(opts.progress !== undefined ? { progress: opts.progress } : {}) });
+    // Batched: one stdout write per turn of the event loop, not one per event; flushed before
+    // any caller's hook runs (it may write too) and when the run ends.
+    const presenter = new Presenter(compiled, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env, batch: true, ...(opts.progress !== undefined ? { progress: opts.progress } : {}) });
     const stream = new EventStream(compiled);
     const decodeOpts = stream.decodeOptions(opts.bpftrace.features.jsonKeysDoubleEscaped);
     const stderrParser = new StderrParser(compiled.sourceMap);
@@ -111,7 +114,9 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     const fireAttached = () => {
       if (attachedFired) return;
       attachedFired = true;
+      mark('probes attached');
       presenter.clearProgress();
+      presenter.flush();
       try {
         opts.onAttached?.();
       } catch {
@@ -128,6 +133,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       if (n > 0) return;
       if (opts.onDiagnostic) {
         presenter.clearProgress();
+        presenter.flush();
         opts.onDiagnostic(d);
       } else if (d.severity !== 'error' || opts.printErrors) presenter.diagnostic(d);
     };
@@ -139,6 +145,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
           continue;
         }
         if (o.kind === 'snapshot' && opts.onSnapshot) {
+          presenter.flush();
           try {
             opts.onSnapshot(o.aggregations);
           } catch {
@@ -195,6 +202,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
 
     presenter.progress('starting bpftrace...');
 
+    mark('starting bpftrace');
     child.start({
       stdout: onStdoutLine,
       stderr: (line) => {
@@ -206,6 +214,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     function done(e: ProcessEnd): void {
       if (finished) return;
       finished = true;
+      mark('bpftrace exited');
       const code = e.kind === 'exit' ? e.code : null;
       const sig = e.kind === 'exit' ? e.signal : null;
       if (e.kind === 'failed') startFailure = e.message;
@@ -217,6 +226,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       const overlong = e.kind === 'exit' ? (e.overlong ?? 0) : 0;
       if (overlong > 0) presenter.message(`trace: ${overlong} bpftrace output line(s) were too long and skipped`);
       presenter.clearProgress();
+      presenter.flush();
 
       const errors = diagnostics.filter((d) => d.severity === 'error');
       const base = { aggregations: fin.all, lost: stream.lost, errors, diagnostics, stoppedBy };

@@ -20,7 +20,7 @@ import { buildDemo, type DemoBinaries } from '../../src/demo/build.js';
 import { removeContainer } from '../../src/demo/podman.js';
 import { demoRootfs } from '../../src/demo/rootfs.js';
 import { runLoadgen, type LoadSummary } from '../../src/demo/stack.js';
-import type { TargetRequest } from '../../src/runner/prepare.js';
+import type { TargetRequest } from '../../src/runner/request.js';
 import { findExecutable } from '../../src/runner/targets/exec.js';
 import { cleanupStale } from '../support/containers.js';
 import {

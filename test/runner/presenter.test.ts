@@ -72,6 +72,41 @@ describe('Presenter', () => {
     expect(objs[3]).toMatchObject({ phase: 'final', rows: [{ keys: ['a'], value: 2 }] });
   });
 
+  it('batch mode: one stdout write per turn of the event loop, stderr in order, nothing lost at flush', async () => {
+    class Counting extends Sink {
+      writes = 0;
+      override write(s: string) {
+        this.writes++;
+        return super.write(s);
+      }
+    }
+    const out = new Counting(false);
+    const err = new Counting(false);
+    const p = new Presenter(program('x'), { output: 'table', stdout: out, stderr: err, env: {}, batch: true });
+    for (let i = 0; i < 100; i++) p.handle({ kind: 'text', text: `line ${i}\n` });
+    expect(out.writes).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(out.writes).toBe(1);
+    expect(out.text.split('\n')).toHaveLength(101);
+    // A stderr write first writes what stdout holds: the two interleave as produced.
+    const order: string[] = [];
+    const o2 = { write: (s: string) => order.push(`out:${s}`) };
+    const e2 = { write: (s: string) => order.push(`err:${s}`) };
+    const q = new Presenter(program('x'), { output: 'table', stdout: o2, stderr: e2, env: {}, batch: true });
+    q.handle({ kind: 'text', text: 'a\n' });
+    q.handle({ kind: 'text', text: 'b\n' });
+    q.message('note');
+    q.handle({ kind: 'text', text: 'c\n' });
+    q.flush();
+    expect(order).toEqual(['out:a\nb\n', 'err:note\n', 'out:c\n']);
+    // Closed by its reader (EPIPE): what was held is dropped, nothing more is written.
+    q.handle({ kind: 'text', text: 'd\n' });
+    q.closeStdout();
+    q.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(order).toHaveLength(3);
+  });
+
   it('reports lost events on stderr', () => {
     const err = new Sink(false);
     new Presenter(program('x'), { output: 'table', stdout: new Sink(false), stderr: err, env: {} }).lost(12);

@@ -1,33 +1,27 @@
 // From a parsed program and a target request to a compiled program: resolve the targets, read
-// the facts the compiler needs from them and from this machine, and compile. Used by the CLI
-// when it runs bpftrace itself and by the helper, so both compile exactly alike.
+// the facts the compiler needs from them and from this machine, and compile. The helper's
+// work, which the CLI also does in its own process when it runs as root on the machine
+// itself, so both compile exactly alike. (The runner never calls the compiler: this glue
+// lives here.)
 
 import { compileAst } from '../compiler/compile.js';
 import { REFERENCE_FACTS, type BinaryFacts, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
-import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
+import { expandProbeArgs, pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import type { Program, ProbeDesc } from '../lang/ast.js';
 import type { Diagnostic } from '../lang/diagnostics.js';
 import type { Source } from '../lang/source.js';
-import type { BpftraceInfo } from './bpftrace.js';
-import { binaryInfo } from './elf.js';
-import { gatherFacts } from './gather-facts.js';
-import { goBinaryFacts } from './go.js';
-import { resolveTargets, type ResolvedTarget, type RuntimeChoice } from './targets/index.js';
-import { targetFacts } from './targets/facts.js';
+import type { BpftraceInfo } from '../runner/bpftrace.js';
+import { binaryInfo } from '../runner/elf.js';
+import { gatherFacts } from '../runner/gather-facts.js';
+import { goBinaryFacts } from '../runner/go.js';
+import type { ResolvedTarget } from '../runner/targets/index.js';
+import { targetFacts } from '../runner/targets/facts.js';
+import { mark, timed } from '../runner/timing.js';
+import { cacheGet, cachePut, fileStamp } from '../runner/cache.js';
+import { fileURLToPath } from 'node:url';
 
-/** -c NAME (repeatable), --label k=v, -p PID, --runtime, --host-pids. */
-export interface TargetRequest {
-  readonly containers: readonly string[];
-  readonly labels: readonly string[];
-  readonly pids: readonly number[];
-  readonly runtime: RuntimeChoice;
-  readonly hostPids: boolean;
-}
-
-export function wantsTargets(t: TargetRequest | undefined): t is TargetRequest {
-  return !!t && t.containers.length + t.labels.length + t.pids.length > 0;
-}
+export { resolveRequest, wantsTargets, type Resolved, type TargetRequest } from '../runner/request.js';
 
 export function probeDescs(program: Program): ProbeDesc[] {
   return program.items.flatMap((i) => (i.kind === 'Clause' ? i.probes : []));
@@ -70,30 +64,59 @@ export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
   };
 }
 
-/** Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes. */
-export async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
-  const out: Record<string, BinaryFacts> = {};
-  for (const [bin, fns] of wanted) {
-    const info = binaryInfo(bin);
-    if ('error' in info) continue; // bpftrace reports a missing binary in its own words
-    if (!info.go) {
-      out[bin] = { go: null };
-      continue;
-    }
+/** The modules whose code decides a binary's facts: a new build of them invalidates cached facts. */
+const FACTS_CODE = ['../runner/go', '../runner/elf', '../runner/dwarf', './prepare'];
+let codeStamp: string | undefined;
+function factsCodeStamp(): string {
+  if (codeStamp === undefined) {
+    codeStamp = FACTS_CODE.map((m) => {
+      for (const ext of ['.js', '.ts']) {
+        try {
+          const s = fileStamp(fileURLToPath(new URL(`${m}${ext}`, import.meta.url)));
+          if (s !== null) return s;
+        } catch {
+          // not a file: URL (bundled)
+        }
+      }
+      return '?';
+    }).join(',');
+  }
+  return codeStamp;
+}
+
+/** One binary's facts, from the on-disk cache when the binary (device, inode, size, times) and the request are the same. */
+async function oneBinaryFacts(bin: string, fns: { all: Set<string>; returns: Set<string> }, uprobeOffsets: boolean): Promise<BinaryFacts | null> {
+  const decode = [...(uprobeOffsets ? fns.all : fns.returns)].sort();
+  const stamp = fileStamp(bin);
+  const key = stamp === null ? null : JSON.stringify({ bin, stamp, all: [...fns.all].sort(), decode, code: factsCodeStamp() });
+  if (key !== null) {
+    const hit = cacheGet<BinaryFacts>('go-facts', key);
+    if (hit && typeof hit === 'object' && 'go' in hit) return hit;
+  }
+  const info = binaryInfo(bin);
+  if ('error' in info) return null; // bpftrace reports a missing binary in its own words
+  let out: BinaryFacts;
+  if (!info.go) out = { go: null };
+  else {
     // Decoded: functions with return probes (their RETs), and with bpftrace able to attach
     // at offsets, those with entry probes too (to enter past Go's stack-check prologue).
-    const facts = await goBinaryFacts(bin, [...fns.all], { decode: [...(uprobeOffsets ? fns.all : fns.returns)] });
-    out[bin] = 'error' in facts ? { go: info.go } : facts;
+    const facts = await goBinaryFacts(bin, [...fns.all], { decode });
+    out = 'error' in facts ? { go: info.go } : facts;
   }
+  // Stored only when the binary did not change while it was read.
+  if (key !== null && fileStamp(bin) === stamp) cachePut('go-facts', key, out);
   return out;
 }
 
-export type Resolved = { ok: true; targets: ResolvedTarget[] } | { ok: false; message: string };
-
-/** The request's containers and processes, asked of their runtimes (none: host-wide). */
-export async function resolveRequest(t: TargetRequest | undefined, env: NodeJS.ProcessEnv): Promise<Resolved> {
-  if (!wantsTargets(t)) return { ok: true, targets: [] };
-  return resolveTargets({ containers: [...t.containers], labels: [...t.labels], pids: [...t.pids], runtime: t.runtime }, { env });
+/**
+ * Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes.
+ * Each binary's facts are cached on disk (see cache.ts), keyed by the file and the request.
+ */
+export async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
+  const out: Record<string, BinaryFacts> = {};
+  const all = await Promise.all([...wanted].map(async ([bin, fns]) => [bin, await oneBinaryFacts(bin, fns, uprobeOffsets)] as const));
+  for (const [bin, facts] of all) if (facts !== null) out[bin] = facts;
+  return out;
 }
 
 export interface CompileRequest {
@@ -120,7 +143,9 @@ export type CompileResult =
 
 /** Reads the facts (targets' binaries, tracepoint formats) and compiles. */
 export async function compileFor(req: CompileRequest): Promise<CompileResult> {
-  const descs = probeDescs(req.program);
+  // Facts are read for the probes as the compiler will resolve them: `tracepoint:sched:$1`
+  // needs the format of the tracepoint its argument names.
+  const descs = probeDescs(req.program).map((d) => expandProbeArgs(d, req.args, true).desc);
   let target: TargetFacts | undefined;
   if (req.targets.length) {
     const tf = buildTargetFacts(req.targets, descs, req.hostPids);
@@ -137,10 +162,11 @@ export async function compileFor(req: CompileRequest): Promise<CompileResult> {
     ...(target ? { target } : {}),
   });
   if (!gathered.ok) return { ok: false, diagnostics: [], message: gathered.message };
+  mark('facts gathered');
   const facts = {
     ...gathered.facts,
     ...(req.host !== undefined ? { host: req.host } : {}),
-    binaries: await binaryFacts(probeFunctions(descs, gathered.facts), bpf.uprobeOffsets),
+    binaries: await timed('binary facts', () => binaryFacts(probeFunctions(descs, gathered.facts), bpf.uprobeOffsets)),
   };
   const compiled = compileAst(req.program, req.source, facts, { intervalMs: req.intervalMs, quiet: req.quiet }, [...req.parseDiagnostics]);
   if (!compiled.program) return { ok: false, diagnostics: compiled.diagnostics };
