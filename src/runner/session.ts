@@ -222,6 +222,16 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       cleanup();
       const fin = stream.finish();
       if (opts.renderFinal !== false && e.kind !== 'failed') presenter.final(fin.shown);
+      // bpftrace can exit without its exit-time map dump (seen when it is stopped while its
+      // output pipe is full): say so rather than end with the tables silently missing.
+      const unprinted = compiled.aggregations.filter((a) => !compiled.printedAtEnd.includes(a.name));
+      if (e.kind === 'exit' && e.code === 0 && !stream.sawFinal && unprinted.length > 0 && !compiled.options.quiet) {
+        presenter.message(
+          fin.all.length > 0
+            ? 'trace: bpftrace exited without printing its final aggregations; the last interval\'s values are above'
+            : 'trace: bpftrace exited without printing its final aggregations (it was stopped while its output was backed up); run with -i 1s to see values as they change',
+        );
+      }
       presenter.lost(stream.lost);
       const overlong = e.kind === 'exit' ? (e.overlong ?? 0) : 0;
       if (overlong > 0) presenter.message(`trace: ${overlong} bpftrace output line(s) were too long and skipped`);
