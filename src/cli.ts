@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
-import { addRunOptions, runOptionsFrom, type RunFlags } from './commands/run-options.js';
+import { addRunOptions, addTargetOptions, runOptionsFrom, type RunFlags } from './commands/run-options.js';
 import { addProbeCommands } from './commands/probes.js';
 import { mark } from './runner/timing.js';
 
@@ -127,8 +127,8 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
       code = await replCommand(o, io);
     });
 
-  program
-    .command('check')
+  addTargetOptions(program
+    .command('check'))
     .description('trace while a command runs (a load test) or for a while, then judge expectations on the aggregations: exit 0 pass, 1 fail, 2 error')
     .argument('[program]', 'a one-liner, or a .d file (its #pragma ctrace expect lines are checked too)')
     .argument('[args...]', 'script arguments ($1, $2, ...)')
@@ -140,11 +140,6 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .option('--junit <file>', 'also write the verdicts as JUnit XML')
     .addOption(new Option('-o, --output <format>', 'verdicts as a table or one JSON object').choices(['table', 'json']).default('table'))
     .option('-q, --quiet', 'print only the verdicts, not the aggregations', false)
-    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
-    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
-    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
     .option('--bpftrace <path>', 'bpftrace binary to use')
     .addHelpText('after', `\nExample:\n  trace check -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' --junit report.xml checkout-latency.d\n\nDocs: docs/ci.md`)
@@ -177,7 +172,7 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
   helper
     .command('install')
     .description('install the helper (and its sudo rule) on this machine, or on each --host over SSH; needs root there')
-    .option('--host <spec>', 'user@host[:port] or an ssh config alias; repeatable', collect, [] as string[])
+    .option('-H, --host <spec>', 'user@host[:port] or an ssh config alias; repeatable', collect, [] as string[])
     .option('--accept-new', 'record an unknown host key in known_hosts instead of refusing it', false)
     .option('-i, --identity <file>', 'private key to offer (as ssh -i); repeatable', collect, [] as string[])
     .option('--known-hosts <file>', 'known_hosts file to check and record keys in (default ~/.ssh/known_hosts)')

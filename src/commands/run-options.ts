@@ -12,18 +12,23 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-export function addRunOptions(cmd: Command): Command {
+/** What to trace: -c, -l, -p, --runtime, --host-pids (for runs and `trace check`). */
+export function addTargetOptions(cmd: Command): Command {
   return cmd
+    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
+    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
+    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
+    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
+    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false);
+}
+
+export function addRunOptions(cmd: Command): Command {
+  return addTargetOptions(cmd)
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('-i, --interval <duration>', 'reprint aggregations every interval (e.g. 1s)')
     .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
     .addOption(new Option('--emit <what>', 'print the compiled program and exit').choices(['bpftrace']))
     .option('--bpftrace <path>', 'bpftrace binary to use')
-    .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
-    .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
-    .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
     .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
     .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PODMAN_GLOBAL, PODMAN_RUN_FLAGS } from '../../src/demo/podman.js';
 import { cleanupStale, useTestContainers, type TestContainer } from '../support/containers.js';
-import { background, bpftraceProcesses, parseTables, runTrace, startTrace, waitForAttach, type TraceRun } from '../support/trace.js';
+import { background, bpftraceProcesses, parseTables, runTrace, startTrace, traceWhile as traceWhileIn, waitForAttach, type TraceRun } from '../support/trace.js';
 
 const pool = useTestContainers();
 const RUN = randomBytes(4).toString('hex');
@@ -62,15 +62,8 @@ function countsByKey(r: TraceRun): Record<string, number> {
 }
 
 /** Starts `trace args`, waits until its probes are attached, runs `during`, then Ctrl-C. */
-async function traceWhile(args: string[], during: () => Promise<unknown>, env: NodeJS.ProcessEnv = NO_DOCKER, probes = 1): Promise<TraceRun> {
-  const t = startTrace(args, { env });
-  try {
-    await waitForAttach(t, probes);
-    await during();
-  } finally {
-    t.child.kill('SIGINT');
-  }
-  return t.done;
+function traceWhile(args: string[], during: () => Promise<unknown>, env: NodeJS.ProcessEnv = NO_DOCKER, probes = 1): Promise<TraceRun> {
+  return traceWhileIn(args, during, { env, probes });
 }
 
 describe('uprobe:main.handle in a container (the card)', () => {

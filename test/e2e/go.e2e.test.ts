@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containerLogs, PODMAN_GLOBAL } from '../../src/demo/podman.js';
 import { ElfFile } from '../../src/runner/elf.js';
 import { cleanupStale, useTestContainers, type TestContainer } from '../support/containers.js';
-import { attachedProbes, runTrace, startTrace, waitForAttach, type TraceRun } from '../support/trace.js';
+import { attachedProbes, runTrace, traceWhile as traceWhileIn, type TraceRun } from '../support/trace.js';
 
 const pool = useTestContainers();
 const tmp = mkdtempSync(join(tmpdir(), 'ctrace-go-e2e-'));
@@ -116,14 +116,7 @@ async function attachPoints(args: string[]): Promise<number> {
 async function traceWhile(args: string[], during: () => Promise<unknown>, o: { timeoutMs?: number } = {}): Promise<TraceRun> {
   const probes = await attachPoints(args);
   expect(probes).toBeGreaterThan(0);
-  const t = startTrace(args, { env: NO_DOCKER, timeoutMs: o.timeoutMs ?? 60_000 });
-  try {
-    await waitForAttach(t, probes);
-    await during();
-  } finally {
-    t.child.kill('SIGINT');
-  }
-  return t.done;
+  return traceWhileIn(args, during, { env: NO_DOCKER, probes, timeoutMs: o.timeoutMs ?? 60_000 });
 }
 
 async function state(c: TestContainer): Promise<{ running: boolean; pid: number }> {

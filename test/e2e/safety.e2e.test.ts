@@ -34,7 +34,7 @@ import {
   type HelperRun,
   type RootfsContainer,
 } from '../support/safety-containers.js';
-import { parseTables, runTrace, startTrace, waitForAttach, type TraceRun } from '../support/trace.js';
+import { parseTables, runTrace, traceWhile as traceWhileIn, type TraceRun } from '../support/trace.js';
 
 const RUN = randomBytes(4).toString('hex');
 const tmp = mkdtempSync(join(tmpdir(), 'ctrace-safety-'));
@@ -133,15 +133,8 @@ function instantiate(make: (m: () => string) => string): { value: string; ms: st
 }
 
 /** Starts `trace args`, waits until `probes` are attached, runs `during`, then Ctrl-C. */
-async function traceWhile(args: string[], during: () => Promise<unknown>, probes = 1): Promise<TraceRun> {
-  const t = startTrace(args, { env: NO_DOCKER });
-  try {
-    await waitForAttach(t, probes);
-    await during();
-  } finally {
-    t.child.kill('SIGINT');
-  }
-  return t.done;
+function traceWhile(args: string[], during: () => Promise<unknown>, probes = 1): Promise<TraceRun> {
+  return traceWhileIn(args, during, { env: NO_DOCKER, probes });
 }
 
 function load(c: RootfsContainer, requests: number, ns: number[]): Promise<LoadSummary> {

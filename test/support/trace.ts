@@ -67,6 +67,18 @@ export function startTrace(args: readonly string[], opts: { env?: NodeJS.Process
   };
 }
 
+/** Starts `trace args`, waits until `probes` probes are attached, runs `during`, then Ctrl-C. */
+export async function traceWhile(args: readonly string[], during: () => Promise<unknown>, opts: { env?: NodeJS.ProcessEnv; probes?: number; timeoutMs?: number } = {}): Promise<TraceRun> {
+  const t = startTrace(args, { ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
+  try {
+    await waitForAttach(t, opts.probes ?? 1);
+    await during();
+  } finally {
+    t.child.kill('SIGINT');
+  }
+  return t.done;
+}
+
 export function runTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TraceRun> {
   return startTrace(args, opts).done;
 }
