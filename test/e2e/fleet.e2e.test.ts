@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, TEST_USER, useTestHosts, type HostService, type TestHost, type TestHosts } from '../support/hosts.js';
-import { bpftraceProcesses, parseTables, runTrace, startTrace, type Started, type TraceRun } from '../support/trace.js';
+import { bpftraceProcesses, parseTables, runTrace, startTrace, TRACE, type Started, type TraceRun } from '../support/trace.js';
 
 const fleet = useTestHosts(3);
 const scratch = mkdtempSync(join(tmpdir(), 'ctrace-fleet-e2e-'));
@@ -175,5 +175,24 @@ describe('an unprivileged login and the policy', () => {
     const refused = await runTrace(['-H', as(h), '-c', other.name, '-d', '1s', 'uprobe:main.vote { @ = count(); }'], { env });
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toBe(`trace: user '${TEST_USER}' may not trace container '${other.name}' (no grant in the ctrace policy matches it)`);
+  });
+
+  it('a user who is not root on the machine itself goes through the local helper and sudo, under the same policy', async () => {
+    const h = hosts[0]!;
+    await h.exec(['tee', '/etc/ctrace/policy.json'], { input: policy([{ users: [TEST_USER], containers: ['svc'] }]) });
+    const marker = `local${randomBytes(3).toString('hex')}`;
+    // Inside the host (its /usr/local holds the installed helper and its sudo rule), as the user.
+    const asUser = (args: string[]) => h.exec(['runuser', '-u', TEST_USER, '--', 'env', 'NO_COLOR=1', process.execPath, TRACE, ...args], { timeoutMs: 60_000 });
+    const run = asUser(['-c', 'svc', '-d', '6s', `uprobe:main.vote { @["${marker}"] = count(); }`]);
+    await waitForHosts(marker, 1);
+    await h.load(svc.get(h.name)!, 9);
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseTables(r.stdout).find((x) => x.title === '')!.rows).toEqual([[marker, '9']]);
+    const refused = await asUser(['-c', other.name, '-d', '1s', 'uprobe:main.vote { @ = count(); }']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(`trace: user '${TEST_USER}' may not trace container '${other.name}' (no grant in the ctrace policy matches it)`);
+    const audit = await h.exec(['tail', '-n', '1', '/var/log/ctrace/audit.log']);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ caller: TEST_USER, via: 'sudo', outcome: 'refused' });
   });
 });
