@@ -63,19 +63,37 @@ export function mergeHosts(perHost: readonly (readonly Aggregation[])[]): Aggreg
   return [...byName.values()];
 }
 
-/** Prefixes each line a host's program prints with its name, so that interleaved lines stay attributable. */
-function prefixed(out: OutStream, host: string): OutStream {
+/**
+ * What one host's program prints, marked with the host so that interleaved lines stay
+ * attributable: `[host] ` before each text line, or a "host" field in each JSON line.
+ */
+function perHost(out: OutStream, host: string, json: boolean): OutStream {
+  let pending = '';
   let atStart = true;
   return {
     isTTY: false,
     write(s: string) {
       let text = '';
-      for (const ch of s.split(/(?<=\n)/)) {
-        if (ch === '') continue;
-        text += (atStart ? `[${host}] ` : '') + ch;
-        atStart = ch.endsWith('\n');
+      if (json) {
+        pending += s;
+        const lines = pending.split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) {
+          if (line === '') continue;
+          try {
+            text += JSON.stringify({ ...(JSON.parse(line) as object), host }) + '\n';
+          } catch {
+            text += line + '\n';
+          }
+        }
+      } else {
+        for (const ch of s.split(/(?<=\n)/)) {
+          if (ch === '') continue;
+          text += (atStart ? `[${host}] ` : '') + ch;
+          atStart = ch.endsWith('\n');
+        }
       }
-      return out.write(text);
+      return text === '' ? true : out.write(text);
     },
   } as OutStream;
 }
@@ -142,7 +160,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
         bpftrace: o.bpftrace!,
         process: o.process,
         output: opts.output,
-        stdout: many ? prefixed(opts.stdout, t.label) : opts.stdout,
+        stdout: many ? perHost(opts.stdout, hostName(t.label), opts.output === 'json') : opts.stdout,
         stderr: opts.stderr,
         env: opts.env,
         signal: stop.signal,
