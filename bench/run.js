@@ -5,7 +5,7 @@
 //   2. cold start: trace vs bpftrace on the same program           bench/sections/coldstart.js
 //   3. decoder throughput and lost events                          bench/sections/decoder.js
 //   4. traced-service overhead under wrk                           bench/sections/overhead.js
-//   5. fleet (SSH hosts): not measured until the SSH transport exists
+//   5. fleet: trace -H on 1, 4 and 8 SSH test hosts, time to attached    bench/sections/fleet.js
 //
 // A vs B comparisons run interleaved (A B A B ...); a ratio is the median of the per-pair
 // ratios, with their min-max. Results: bench/results/<timestamp>.json and latest.md.
@@ -24,6 +24,7 @@ import { machineLine, markdownReport, markdownTable, textTable } from './lib/rep
 import { compileSection } from './sections/compile.js';
 import { coldStartSection } from './sections/coldstart.js';
 import { decoderSection } from './sections/decoder.js';
+import { fleetSection } from './sections/fleet.js';
 import { overheadSection } from './sections/overhead.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -53,6 +54,7 @@ const SECTIONS = [
   ['coldstart', '2', 'cold start', coldStartSection],
   ['decoder', '3', 'decoder throughput', decoderSection],
   ['overhead', '4', 'traced-service overhead', overheadSection],
+  ['fleet', '5', 'fleet (SSH test hosts)', fleetSection],
 ];
 
 async function main() {
@@ -84,7 +86,6 @@ async function main() {
       }
       log(`bench: ${title} took ${((Date.now() - s0) / 1000).toFixed(0)} s`);
     }
-    if (!only || only.has('fleet')) rows.push({ id: '5', name: 'fleet: attach to 1, 4, 8 SSH hosts', text: 'not measured: needs the SSH transport (issue 5)' });
   } finally {
     if (demo) await demo.stop().catch((e) => log(`bench: stopping the demo: ${e.message}`));
     rmSync(tmp, { recursive: true, force: true });
