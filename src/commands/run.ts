@@ -206,9 +206,16 @@ function reportBpftraceErrors(result: RunResult, compiled: CompiledProgram, sour
   return mapped.length > 0;
 }
 
-/** A host that could not be reached: its run fails with the reason, and the others go on. */
-function unreachable(label: string, message: string): Transport {
-  return { label, start: async () => ({ ok: false, message }), close: () => undefined };
+/** A host being connected to: its helper starts once the connection is up, or fails with why it is not. */
+function connecting(label: string, conn: Promise<{ ok: true; transport: Transport } | { ok: false; message: string }>): Transport {
+  return {
+    label,
+    start: async () => {
+      const c = await conn;
+      return c.ok ? c.transport.start() : { ok: false, message: c.message };
+    },
+    close: () => void conn.then((c) => c.ok && c.transport.close()),
+  };
 }
 
 /** Not root and not over SSH: the local helper, through sudo, decides what this user may trace. */
@@ -254,9 +261,9 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
         return 2;
       }
     }
-    // Connected in parallel; a host that cannot be reached fails alone, in the fleet's report.
-    const connected = await Promise.all(specs.map((spec) => sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
-    connected.forEach((t, i) => transports.push(t.ok ? t.transport : unreachable(specs[i]!, t.message)));
+    // Connected in parallel, each host's helper started as soon as its own connection is up;
+    // a host that cannot be reached fails alone, in the fleet's report.
+    for (const spec of specs) transports.push(connecting(spec, sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
   } else transports.push((await import('../runner/transport/local.js')).localTransport());
 
   let compiled: CompiledProgram | null = null;

@@ -24,9 +24,14 @@ export class ClauseParser extends CstParser {
   readonly messages: SyntaxMessages;
   actionErrors: ActionError[] = [];
 
-  constructor() {
+  /**
+   * `validate`: check the grammar itself (ambiguities, left recursion) while building it. It
+   * costs ~15 ms at every start, so the shared parser skips it; a unit test builds one with
+   * it on, so a grammar change that breaks a rule still fails the tests.
+   */
+  constructor(opts: { validate?: boolean } = {}) {
     const messages = new SyntaxMessages();
-    super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 2 });
+    super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 2, skipValidations: opts.validate !== true });
     this.messages = messages;
     this.performSelfAnalysis();
   }

@@ -105,60 +105,73 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   status.show();
   let diagnosticsShown = false;
 
-  const opened = await Promise.all(
-    transports.map(async (t) => {
-      const got = await openRun(t, { ...req, host: hostName(t.label) }, { onNotice: (m) => opts.onHostMessage?.(t.label, m) });
-      // A helper answers a run without a bpftrace only when it cannot run one.
-      const o = got.ok && !got.bpftrace ? { ok: false as const, exitCode: 1, message: `bpftrace was not found on ${t.label}`, diagnostics: got.diagnostics } : got;
-      if (!diagnosticsShown && o.diagnostics.length) {
-        diagnosticsShown = true;
-        status.clear();
-        opts.onDiagnostics?.(o.diagnostics);
-      }
-      if (!o.ok) {
-        status.failed++;
-        status.clear();
-        if (o.message !== undefined) opts.onHostMessage?.(t.label, o.message);
-      }
-      status.show();
-      return { t, o };
-    }),
-  );
-
-  const running = opened.filter((x): x is { t: Transport; o: Extract<typeof x.o, { ok: true }> } => x.o.ok);
-  const failedOutcomes: HostOutcome[] = opened.filter((x) => !x.o.ok).map((x) => ({ host: x.t.label, result: null, exitCode: x.o.ok ? 0 : x.o.exitCode, ...(!x.o.ok && x.o.message !== undefined ? { message: x.o.message } : {}) }));
-  if (running.length === 0) {
-    status.clear();
-    for (const t of transports) t.close();
-    const wrong = failedOutcomes.some((h) => h.exitCode === 2);
-    return { exitCode: wrong ? 2 : 1, hosts: failedOutcomes, aggregations: [] };
-  }
-
-  const first = running[0]!.o.program;
-  opts.onCompiled?.(first);
-  const presenter = new Presenter(first, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env: opts.env, progress: false });
+  // Ctrl-C, SIGTERM or the caller's signal stop every host, whichever stage it is at.
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   opts.signal?.addEventListener('abort', onSignal);
+  const stopped = new Promise<'stopped'>((resolve) => stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
 
+  // The merged tables are drawn with the first host's program (all compile alike).
+  let first: CompiledProgram | null = null;
+  let presenter: Presenter | null = null;
   // Interval snapshots: each host sends its own; the merged table is drawn when every host
-  // still running has sent one since the last drawing.
+  // running has sent one since the last drawing.
   const latest = new Map<string, readonly Aggregation[]>();
-  const live = new Set(running.map((r) => r.t.label));
+  const live = new Set<string>();
   const drawSnapshot = () => {
-    if (![...live].every((h) => latest.has(h))) return;
+    if (!presenter || ![...live].every((h) => latest.has(h))) return;
     presenter.handle({ kind: 'snapshot', aggregations: mergeHosts([...latest.values()]) });
     latest.clear();
   };
+  let settledHosts = 0;
+  const attachedOrFailed = () => {
+    if (++settledHosts !== transports.length) return;
+    status.clear();
+    opts.onAttached?.();
+  };
+  const failed = (t: Transport, exitCode: number, message?: string): HostOutcome => {
+    status.failed++;
+    status.clear();
+    if (message !== undefined) opts.onHostMessage?.(t.label, message);
+    status.show();
+    attachedOrFailed();
+    t.close();
+    return { host: t.label, result: null, exitCode, ...(message !== undefined ? { message } : {}) };
+  };
 
-  let attached = 0;
-  const outcomes = await Promise.all(
-    running.map(async ({ t, o }) => {
-      const result = await runProgram(o.program, {
-        bpftrace: o.bpftrace!,
-        process: o.process,
+  // Each host runs as soon as its own helper has compiled: one slow or unreachable host
+  // delays no other.
+  const hosts = await Promise.all(
+    transports.map(async (t): Promise<HostOutcome> => {
+      const opening = openRun(t, { ...req, host: hostName(t.label) }, { onNotice: (m) => opts.onHostMessage?.(t.label, m) });
+      const got = await Promise.race([opening, stopped]);
+      if (got === 'stopped') {
+        // Interrupted before this host attached: end its helper whenever it answers.
+        void opening.then((o) => (o.ok ? o.process.kill() : undefined));
+        return failed(t, 1, 'interrupted before it attached');
+      }
+      if (!diagnosticsShown && got.diagnostics.length) {
+        diagnosticsShown = true;
+        status.clear();
+        opts.onDiagnostics?.(got.diagnostics);
+      }
+      if (!got.ok) return failed(t, got.exitCode, got.message);
+      // A helper answers a run without a bpftrace only when it cannot run one.
+      if (!got.bpftrace) {
+        got.process.kill();
+        return failed(t, 1, `bpftrace was not found on ${t.label}`);
+      }
+      if (!first) {
+        first = got.program;
+        opts.onCompiled?.(first);
+        presenter = new Presenter(first, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env: opts.env, progress: false });
+      }
+      live.add(t.label);
+      const result = await runProgram(got.program, {
+        bpftrace: got.bpftrace,
+        process: got.process,
         output: opts.output,
         stdout: many ? perHost(opts.stdout, hostName(t.label), opts.output === 'json') : opts.stdout,
         stderr: opts.stderr,
@@ -172,10 +185,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
         onAttached: () => {
           status.attached++;
           status.show();
-          if (++attached === running.length) {
-            status.clear();
-            opts.onAttached?.();
-          }
+          attachedOrFailed();
         },
       });
       live.delete(t.label);
@@ -185,7 +195,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
         status.clear();
         opts.onHostMessage?.(t.label, result.message);
       }
-      return { host: t.label, result, exitCode: result.exitCode, ...(result.message ? { message: result.message } : {}) } satisfies HostOutcome;
+      return { host: t.label, result, exitCode: result.exitCode, ...(result.message ? { message: result.message } : {}) };
     }),
   );
   process.off('SIGINT', onSignal);
@@ -193,11 +203,12 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   opts.signal?.removeEventListener('abort', onSignal);
   status.clear();
 
-  const aggregations = mergeHosts(outcomes.map((h) => h.result.aggregations));
-  if (many) presenter.final(shownOf(first, aggregations));
-  const hosts = [...outcomes, ...failedOutcomes];
+  const ran = hosts.filter((h): h is HostOutcome & { result: RunResult } => h.result !== null);
+  const aggregations = mergeHosts(ran.map((h) => h.result.aggregations));
+  const shownBy = presenter as Presenter | null;
+  if (many && shownBy && first) shownBy.final(shownOf(first, aggregations));
   if (many) status.summary(hosts);
-  const exitCode = hosts.every((h) => h.exitCode === 0) ? 0 : hosts.some((h) => h.exitCode === 2) && !outcomes.length ? 2 : 1;
+  const exitCode = hosts.every((h) => h.exitCode === 0) ? 0 : ran.length === 0 && hosts.some((h) => h.exitCode === 2) ? 2 : 1;
   return { exitCode, hosts, aggregations };
 }
 
