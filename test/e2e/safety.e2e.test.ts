@@ -442,7 +442,7 @@ describe.concurrent('the helper (node dist/helper/main.js) sent such names direc
   it('label selectors: a bad key is refused, a value with shell syntax is a literal filter', async () => {
     const [m1, m2] = [marker(), marker()];
     const badKey = `$(touch ${m1})=v`;
-    expect(helperError(await runHelper(request({ labels: [badKey] }), HELPER_ENV), 1)).toBe(`${JSON.stringify(badKey)} is not a valid label selector (expected key=value)`);
+    expect(helperError(await runHelper(request({ labels: [badKey] }), HELPER_ENV), 2)).toBe(`${JSON.stringify(badKey)} is not a valid label selector (expected key=value)`);
     neverPassed(badKey);
     const literal = `ctrace.test.safety=;touch ${m2}`;
     expect(helperError(await runHelper(request({ labels: [literal] }), HELPER_ENV), 1)).toMatch(/^no running container has the label /);

@@ -184,10 +184,18 @@ describe('listCommand', () => {
     expect(s.err()).toMatch(/no probes match/);
   });
 
-  it('a bad target: exit 1', async () => {
+  it('a target that does not exist: exit 1', async () => {
     const s = streams();
-    const code = await listCommand({ targets: { containers: [], labels: [], pids: [999_999_999], runtime: 'auto' } }, s.io);
+    const code = await listCommand({ targets: { containers: [], labels: [], pids: [4_194_303], runtime: 'auto' } }, s.io);
     expect(code).toBe(1);
     expect(s.err()).toMatch(/trace:/);
+  });
+
+  it('a target that cannot be one (an impossible PID, a bad name): exit 2, as for a run', async () => {
+    for (const targets of [{ containers: [], labels: [], pids: [999_999_999], runtime: 'auto' as const }, { containers: ['x;y'], labels: [], pids: [], runtime: 'auto' as const }]) {
+      const s = streams();
+      expect(await listCommand({ targets }, s.io)).toBe(2);
+      expect(s.err()).toMatch(/^trace: .* is not a valid/);
+    }
   });
 });
