@@ -58,8 +58,10 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
   // Container view: events filtered to the targets' mount namespaces (or PIDs, for -p),
   // and pid/tid as the container sees them where bpftrace can read them (>= 0.20, BTF).
   const containers = facts.target?.containers ?? [];
+  // The main target's own PID first: most hits come from it, and `pid` is one cheap read where
+  // the mount namespace is three dependent ones; its other processes still match by namespace.
   const targetFilter = containers.length
-    ? containers.map((c) => `${MNTNS} == ${c.mntns}`).join(' || ')
+    ? [...(facts.target?.pid !== undefined ? [`pid == ${facts.target.pid}`] : []), ...containers.map((c) => `${MNTNS} == ${c.mntns}`)].join(' || ')
     : facts.target?.pids?.length
       ? facts.target.pids.map((p) => `pid == ${p}`).join(' || ')
       : null;
@@ -789,7 +791,11 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
       const w = new Writer();
       const l = lowerFor(p, w, info.clause, false);
       const own = p.filter && (dotArgs ? p.filter.replace(/args->/g, 'args.') : p.filter);
-      const scoped = targetFilter && !p.attach.startsWith('interval:') ? targetFilter : null;
+      // A probe of the target process itself (pid$target: `pid == N`, N the target's host PID)
+      // needs no container filter on top: that process is in the container by definition, and
+      // the filter's three dependent kernel reads are most of a hit's cost.
+      const ofTargetPid = own !== null && /^pid == \d+$/.test(own) && facts.target?.pid !== undefined && own === `pid == ${facts.target.pid}`;
+      const scoped = targetFilter && !p.attach.startsWith('interval:') && !ofTargetPid ? targetFilter : null;
       const filter = own && scoped ? `(${scoped}) && (${own})` : (own ?? scoped);
       const inBody = info.clause.predicate && l.guarded(info.clause.predicate, info.clause.body);
       const pred = inBody ? null : info.clause.predicate;
