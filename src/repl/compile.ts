@@ -8,7 +8,7 @@
 
 import { compileAst } from '../compiler/compile.js';
 import type { BpftraceFacts, Facts } from '../compiler/facts.js';
-import { pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
+import { probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import { Codes, error, hasErrors, suggest, type Diagnostic } from '../lang/diagnostics.js';
 import type { ProbeDesc } from '../lang/ast.js';

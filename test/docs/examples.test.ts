@@ -20,11 +20,11 @@
 // load, and the page's sh blocks run inside web1's mount and UTS namespaces, so that
 // what they install "on this machine" lands in web1's /etc, /usr/local and /var/log.
 
+import { captureStreams } from '../support/streams.js';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { parseExpectation } from '../../src/check/expect.js';
@@ -122,14 +122,9 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
 
 /** `trace ARGS` in this process, for --emit: returns its exit code and output. */
 async function traceInProcess(argv: string[]): Promise<Ran> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await main(['node', 'trace', ...argv], { stdout: out, stderr: err, env: { ...process.env, NO_COLOR: '1' } });
-  return { code, stdout, stderr };
+  const c = captureStreams();
+  const code = await main(['node', 'trace', ...argv], c.io);
+  return { code, stdout: c.out(), stderr: c.err() };
 }
 
 const describeBlock = (b: Block, r: Ran) => `${b.file}:${b.line}\n--- block ---\n${b.text}--- exit ${r.code}; stdout ---\n${r.stdout}--- stderr ---\n${r.stderr}`;

@@ -1,13 +1,12 @@
 // `trace list`: listProbes on the demo binaries, python3's USDT notes, this node process's
 // libraries, and tracefs (real and fake); listCommand's output.
+import { captureStreams } from '../support/streams.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCommand } from '../../src/commands/list.js';
-import type { Streams } from '../../src/commands/output.js';
 import { buildDemo, type DemoBinaries } from '../../src/demo/build.js';
 import { ElfFile } from '../../src/runner/elf.js';
 import { globToRegExp, isNoiseFunction, listProbes, parsePattern, readTracepoints } from '../../src/runner/listing.js';
@@ -38,15 +37,7 @@ const PYTHON = ['/usr/bin/python3.11', '/usr/bin/python3'].find((p) => {
   }
 });
 
-function streams(): { io: Streams; out: () => string; err: () => string } {
-  const o = new PassThrough();
-  const e = new PassThrough();
-  let so = '';
-  let se = '';
-  o.on('data', (d: Buffer) => (so += d.toString()));
-  e.on('data', (d: Buffer) => (se += d.toString()));
-  return { io: { stdout: o, stderr: e, env: { ...process.env, NO_COLOR: '1' } }, out: () => so, err: () => se };
-}
+const streams = () => captureStreams();
 
 describe('patterns', () => {
   it('globs', () => {

@@ -1,10 +1,10 @@
 // The probes/ library's plumbing, without bpftrace: header parsing, lookup by name, and the
 // listing `trace probes` prints.
 
+import { captureStreams } from '../support/streams.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findProbeScript, listProbeScripts, parseHeader, probesCommand, probesDir } from '../../src/commands/probes.js';
 import { ROOT } from '../support/trace.js';
@@ -13,13 +13,8 @@ const dir = mkdtempSync(join(tmpdir(), 'ctrace-probes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function streams() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { io: { stdout: out, stderr: err, env: { NO_COLOR: '1' } }, text: () => ({ stdout, stderr }) };
+  const c = captureStreams({ NO_COLOR: '1' });
+  return { io: c.io, text: () => ({ stdout: c.out(), stderr: c.err() }) };
 }
 
 describe('parseHeader', () => {
