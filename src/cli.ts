@@ -93,11 +93,13 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .option('-l, --label <key=value>', 'containers with this label', collect, [] as string[])
     .option('-p, --pid <pid>', 'list probes of a process', collect, [] as string[])
     .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .action(async (pattern: string | undefined, o: { output: 'table' | 'json'; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd' }) => {
+    .option('-H, --host <[user@]host[:port]>', 'list on this host over SSH, through its helper')
+    .option('--accept-new', "record the SSH host's key if known_hosts lacks it", false)
+    .action(async (pattern: string | undefined, o: { output: 'table' | 'json'; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; host?: string; acceptNew: boolean }) => {
       const badPid = o.pid.find((p) => !/^\d+$/.test(p));
       if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
       const { listCommand } = await import('./commands/list.js');
-      code = await listCommand({ ...(pattern !== undefined ? { pattern } : {}), output: o.output, targets: { containers: o.container, labels: o.label, pids: o.pid.map(Number), runtime: o.runtime } }, io);
+      code = await listCommand({ ...(pattern !== undefined ? { pattern } : {}), output: o.output, targets: { containers: o.container, labels: o.label, pids: o.pid.map(Number), runtime: o.runtime }, ...(o.host !== undefined ? { host: o.host } : {}), acceptNew: o.acceptNew }, io);
     });
   program
     .command('demo')

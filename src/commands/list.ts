@@ -2,9 +2,10 @@
 // program would name them (uprobe:main.handle, usdt:python:gc__start,
 // tracepoint:sched:sched_switch), or a JSON array with -o json.
 //
-// Deliberately imports nothing from the compiler (or run.ts), so listing starts fast.
+// Deliberately imports nothing from the compiler (or run.ts), so listing starts fast. With
+// -H, the host's helper lists (under its policy) and the SSH code is loaded only then.
 
-import { listProbes, type ListedProbe } from '../runner/listing.js';
+import { listProbes, type ListedProbe, type ProbeListing } from '../runner/listing.js';
 import { resolveTargets, selectorProblem, type RuntimeChoice } from '../runner/targets/index.js';
 import { fail, type Streams } from './output.js';
 
@@ -20,19 +21,61 @@ export interface ListOptions {
   readonly pattern?: string;
   readonly output?: 'table' | 'json';
   readonly targets?: ListTargets;
+  /** -H: list on this SSH host, through its helper. */
+  readonly host?: string;
+  readonly acceptNew?: boolean;
 }
 
 export async function listCommand(opts: ListOptions, io: Streams): Promise<number> {
+  const t = opts.targets;
+  // A name no runtime should see is a command-line error (exit 2), as for a run.
+  const problem = t ? selectorProblem(t) : null;
+  if (problem !== null) {
+    fail(io, problem);
+    return 2;
+  }
+  const got = opts.host !== undefined ? await remoteListing(opts.host, opts, io) : await localListing(opts, io);
+  if (typeof got === 'number') return got;
+  return printListing(got, opts, io);
+}
+
+/** The host's helper lists: its targets, its binaries, its policy. An exit code when it cannot. */
+async function remoteListing(host: string, opts: ListOptions, io: Streams): Promise<ProbeListing | number> {
+  const { parseHostSpec, sshTransport } = await import('../runner/transport/ssh.js');
+  const spec = parseHostSpec(host);
+  if (!spec.ok) {
+    fail(io, spec.message);
+    return 2;
+  }
+  const conn = await sshTransport(host, { acceptNew: opts.acceptNew === true, env: io.env });
+  if (!conn.ok) {
+    fail(io, conn.message);
+    return 1;
+  }
+  try {
+    const { ask } = await import('../runner/helper-client.js');
+    const t = opts.targets;
+    const r = await ask(conn.transport, { v: 1, op: 'list', ...(opts.pattern !== undefined ? { pattern: opts.pattern } : {}), ...(t ? { targets: { ...t, hostPids: false } } : {}) });
+    if (!r.ok) {
+      fail(io, r.message);
+      return r.exitCode;
+    }
+    const m = r.messages.find((x) => x.t === 'probes');
+    if (!m || m.t !== 'probes') {
+      fail(io, `the helper on ${host} sent no listing`);
+      return 1;
+    }
+    return { probes: [...m.probes], notes: [...m.notes] };
+  } finally {
+    conn.transport.close();
+  }
+}
+
+async function localListing(opts: ListOptions, io: Streams): Promise<ProbeListing | number> {
   let exeHost: string | undefined;
   let hostPid: number | undefined;
   const t = opts.targets;
   if (t && t.containers.length + t.labels.length + t.pids.length > 0) {
-    // A name no runtime should see is a command-line error (exit 2), as for a run.
-    const problem = selectorProblem(t);
-    if (problem !== null) {
-      fail(io, problem);
-      return 2;
-    }
     const resolved = await resolveTargets({ containers: [...t.containers], labels: [...t.labels], pids: [...t.pids], runtime: t.runtime }, { env: io.env });
     if (!resolved.ok) {
       fail(io, resolved.message);
@@ -48,11 +91,14 @@ export async function listCommand(opts: ListOptions, io: Streams): Promise<numbe
     hostPid = main.hostPid;
   }
 
-  const listing = await listProbes({
+  return listProbes({
     ...(exeHost !== undefined ? { exeHost } : {}),
     ...(hostPid !== undefined ? { hostPid } : {}),
     ...(opts.pattern !== undefined ? { pattern: opts.pattern } : {}),
   });
+}
+
+function printListing(listing: ProbeListing, opts: ListOptions, io: Streams): number {
   for (const n of listing.notes) fail(io, n);
 
   if (opts.output === 'json') {

@@ -105,6 +105,19 @@ describe('one run over three hosts', () => {
   });
 });
 
+describe('trace list -H', () => {
+  it("lists a container's functions on the host, through its helper", async () => {
+    const h = hosts[1]!;
+    const r = await runTrace(['list', '-H', h.name, '-c', 'svc', 'main.vot*'], { env });
+    expect(stderrOf(r)).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toContain('uprobe:main.vote');
+    const none = await runTrace(['list', '-H', h.name, '-c', 'nosuch', 'main.*'], { env });
+    expect(none.code).toBe(1);
+    expect(stderrOf(none).trim()).toMatch(/^trace: .*nosuch/);
+  });
+});
+
 describe('hosts that cannot be used', () => {
   it('refuses an unknown host key, naming its fingerprint; --accept-new records it', async () => {
     const home = join(scratch, 'home-unknown');
