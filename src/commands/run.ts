@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { mapPosition } from '../compiler/emitter.js';
 import { selectorProblem, watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
-import { isValidContainerRef } from '../runner/targets/exec.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
 import { findBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
@@ -88,13 +87,13 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
   }
   const { source, args } = loaded;
 
-  // A name that cannot be a container is a command-line error, refused before anything runs.
-  const badName = opts.targets?.containers.find((n) => !isValidContainerRef(n));
+  // A name no runtime should see is a command-line error, refused before anything runs.
+  const problem = opts.targets ? selectorProblem(opts.targets) : null;
   // bpftrace --info and the container runtimes are other processes: they run while this one
   // parses (and while they both run). Their results are values, never rejections; the catch
   // only keeps an early return (a syntax error) from leaving a rejection unhandled.
   const foundP = timed('bpftrace --info', () => findBpftrace({ explicit: opts.bpftrace, env: io.env }));
-  const resolvedP = badName === undefined ? timed('targets resolved', () => resolveRequest(opts.targets, io.env)) : null;
+  const resolvedP = problem === null ? timed('targets resolved', () => resolveRequest(opts.targets, io.env)) : null;
   foundP.catch(() => undefined);
   resolvedP?.catch(() => undefined);
   const compilerP = loadCompiler();
@@ -109,8 +108,8 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
     printDiagnostics(parsed.diagnostics, source, io);
     return { exitCode: 2 };
   }
-  if (badName !== undefined || resolvedP === null) {
-    fail(io, `${JSON.stringify(badName)} is not a valid container name (use letters, digits and _ . - only)`);
+  if (resolvedP === null) {
+    fail(io, problem!); // resolvedP is null exactly when there is a problem
     return { exitCode: 2 };
   }
 
