@@ -114,15 +114,14 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   const stopped = new Promise<'stopped'>((resolve) => stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
 
   // The merged tables are drawn with the first host's program (all compile alike).
-  let first: CompiledProgram | null = null;
-  let presenter: Presenter | null = null;
+  const merged: { program?: CompiledProgram; presenter?: Presenter } = {};
   // Interval snapshots: each host sends its own; the merged table is drawn when every host
   // running has sent one since the last drawing.
   const latest = new Map<string, readonly Aggregation[]>();
   const live = new Set<string>();
   const drawSnapshot = () => {
-    if (!presenter || ![...live].every((h) => latest.has(h))) return;
-    presenter.handle({ kind: 'snapshot', aggregations: mergeHosts([...latest.values()]) });
+    if (!merged.presenter || ![...live].every((h) => latest.has(h))) return;
+    merged.presenter.handle({ kind: 'snapshot', aggregations: mergeHosts([...latest.values()]) });
     latest.clear();
   };
   let settledHosts = 0;
@@ -163,10 +162,10 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
         got.process.kill();
         return failed(t, 1, `bpftrace was not found on ${t.label}`);
       }
-      if (!first) {
-        first = got.program;
-        opts.onCompiled?.(first);
-        presenter = new Presenter(first, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env: opts.env, progress: false });
+      if (!merged.program) {
+        merged.program = got.program;
+        merged.presenter = new Presenter(got.program, { output: opts.output, stdout: opts.stdout, stderr: opts.stderr, env: opts.env, progress: false });
+        opts.onCompiled?.(got.program);
       }
       live.add(t.label);
       const result = await runProgram(got.program, {
@@ -205,8 +204,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
 
   const ran = hosts.filter((h): h is HostOutcome & { result: RunResult } => h.result !== null);
   const aggregations = mergeHosts(ran.map((h) => h.result.aggregations));
-  const shownBy = presenter as Presenter | null;
-  if (many && shownBy && first) shownBy.final(shownOf(first, aggregations));
+  if (many && merged.presenter && merged.program) merged.presenter.final(shownOf(merged.program, aggregations));
   if (many) status.summary(hosts);
   const exitCode = hosts.every((h) => h.exitCode === 0) ? 0 : ran.length === 0 && hosts.some((h) => h.exitCode === 2) ? 2 : 1;
   return { exitCode, hosts, aggregations };

@@ -16,15 +16,15 @@ export type Opened =
 /** What sudo or a missing helper printed, as one sentence about `label`. */
 function startFailure(label: string, stderr: readonly string[], code: number | null): string {
   const text = stderr.filter((l) => l.trim()).slice(-3).join(' ').trim();
-  if (/^sudo: /m.test(text) || /sudo/.test(text)) return `the helper on ${label} could not be started through sudo -n (${text.replace(/\s+/g, ' ')}); ask an administrator to run trace helper install there`;
+  if (/sudo/.test(text)) return `the helper on ${label} could not be started through sudo -n (${text.replace(/\s+/g, ' ')}); ask an administrator to run trace helper install there`;
   if (code === 127 || /not found|No such file/.test(text)) return `the ctrace helper is not installed on ${label}: run trace helper install --host ${label}`;
   if (text) return `the helper on ${label} failed: ${text}`;
   return code === null ? `lost the connection to the helper on ${label}` : `the helper on ${label} exited with status ${code} without answering`;
 }
 
 interface Reader {
-  /** Called per message; return true to stop delivering to this reader. */
   onMessage(m: Message): void;
+  /** A stdout line that is not a protocol message (an old or foreign helper). */
   onBadLine(line: string): void;
 }
 

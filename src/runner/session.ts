@@ -87,8 +87,6 @@ function absorbWriteErrors(stream: object): void {
   e.on('error', () => {});
 }
 
-export { bpftraceArgv } from './bpftrace-process.js';
-
 export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve) => {
     const env = opts.env ?? process.env;
