@@ -9,7 +9,7 @@ import type { Diagnostic } from '../../src/lang/diagnostics.js';
 import { parse } from '../../src/lang/parse.js';
 import { Source, type Span } from '../../src/lang/source.js';
 import { allTokens } from '../../src/lang/tokens.js';
-import { ProgramGen, Rand, prng } from './gen.js';
+import { ProgramGen, Rand, mutateTokens, prng } from './gen.js';
 import { sexpr, stmtSexpr } from './sexpr.js';
 
 const CASES = Number(process.env['CTRACE_FUZZ_CASES'] ?? 5000);
@@ -56,18 +56,9 @@ function mutate(text: string, r: Rand): string {
       case 4: // insert a random code unit, any at all
         t = t.slice(0, at) + String.fromCharCode(r.int(0x10000)) + t.slice(at);
         break;
-      case 5: { // token-level: delete, duplicate or swap whole tokens
-        const toks = t.match(/\s+|\w+|[^\w\s]/gu) ?? [];
-        if (toks.length < 2) break;
-        const i = r.int(toks.length);
-        const j = r.int(toks.length);
-        const op = r.int(3);
-        if (op === 0) toks.splice(i, 1);
-        else if (op === 1) toks.splice(i, 0, toks[j]!);
-        else [toks[i], toks[j]] = [toks[j]!, toks[i]!];
-        t = toks.join('');
+      case 5: // token-level: delete, duplicate or swap whole tokens
+        t = mutateTokens(t, r);
         break;
-      }
       default: // truncate
         t = t.slice(0, at);
     }

@@ -30,6 +30,19 @@ export class Rand {
   }
 }
 
+/** A token-level mutation: delete, duplicate or swap whole tokens (words, punctuation, spaces). */
+export function mutateTokens(t: string, r: Rand): string {
+  const toks = t.match(/\s+|\w+|[^\w\s]/gu) ?? [];
+  if (toks.length < 2) return t;
+  const i = r.int(toks.length);
+  const j = r.int(toks.length);
+  const op = r.int(3);
+  if (op === 0) toks.splice(i, 1);
+  else if (op === 1) toks.splice(i, 0, toks[j]!);
+  else [toks[i], toks[j]] = [toks[j]!, toks[i]!];
+  return toks.join('');
+}
+
 // ---- expressions ----
 
 type N =

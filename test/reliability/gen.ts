@@ -8,7 +8,7 @@
 // test/lang/gen.ts's ProgramGen (grammar-only programs, mostly semantically wrong) is the third
 // source; all three are seeded and reproducible.
 
-import { Rand } from '../lang/gen.js';
+import { Rand, mutateTokens } from '../lang/gen.js';
 
 export { Rand, prng, ProgramGen } from '../lang/gen.js';
 
@@ -319,18 +319,9 @@ export function mutate(text: string, r: Rand): string {
       case 4:
         t = t.slice(0, at) + r.pick(INSERTS) + t.slice(at);
         break;
-      case 5: {
-        const toks = t.match(/\s+|\w+|[^\w\s]/gu) ?? [];
-        if (toks.length < 2) break;
-        const i = r.int(toks.length);
-        const j = r.int(toks.length);
-        const op = r.int(3);
-        if (op === 0) toks.splice(i, 1);
-        else if (op === 1) toks.splice(i, 0, toks[j]!);
-        else [toks[i], toks[j]] = [toks[j]!, toks[i]!];
-        t = toks.join('');
+      case 5:
+        t = mutateTokens(t, r);
         break;
-      }
       default:
         t = t.slice(0, at);
     }
