@@ -504,7 +504,7 @@ describe('a real container with an unusual valid name', () => {
     expect(odd.name).toMatch(/^ctrace-test-safety\.odd--name_v1\.2-[0-9a-f]{6}$/);
     let sent: Record<string, number> = {};
     const r = await traceWhile(['-c', odd.name, 'uprobe:main.handle { @[container, arg0] = count(); }'], async () => {
-      sent = (await load(odd, 25, [3, 4])).byN;
+      sent = await load(odd, 25, [3, 4]);
     });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
