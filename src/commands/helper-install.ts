@@ -16,7 +16,7 @@ import { chmod, link, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIT_FILE, POLICY_FILE } from '../helper/policy.js';
-import { sshConnect, sshExec, type SshConnection, type SshOptions } from '../runner/transport/ssh.js';
+import { resolveTarget, sshConnect, sshExec, type SshConnection, type SshOptions } from '../runner/transport/ssh.js';
 import { HELPER_COMMAND, HELPER_LIB_DIR, SUDOERS_FILE } from '../runner/transport/types.js';
 import { chalkFor, fail, type Streams } from './output.js';
 
@@ -381,6 +381,14 @@ export async function helperInstallCommand(o: HelperInstallOptions, io: Streams)
     ...(o.sshConfigFile ? { sshConfigFile: o.sshConfigFile } : {}),
     ...(o.connectTimeoutMs ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
   };
+  // A host whose ssh config cannot be followed is refused before any host is contacted.
+  for (const h of o.hosts) {
+    const r = resolveTarget(h, ssh);
+    if (!r.ok) {
+      fail(io, r.message);
+      return 2;
+    }
+  }
   const targets = o.hosts.length ? [...new Set(o.hosts)] : ['local'];
   const results = await Promise.all(
     targets.map((h) =>

@@ -41,8 +41,8 @@ export async function listCommand(opts: ListOptions, io: Streams): Promise<numbe
 
 /** The host's helper lists: its targets, its binaries, its policy. An exit code when it cannot. */
 async function remoteListing(host: string, opts: ListOptions, io: Streams): Promise<ProbeListing | number> {
-  const { parseHostSpec, sshTransport } = await import('../runner/transport/ssh.js');
-  const spec = parseHostSpec(host);
+  const { resolveTarget, sshTransport } = await import('../runner/transport/ssh.js');
+  const spec = resolveTarget(host, { env: io.env });
   if (!spec.ok) {
     fail(io, spec.message);
     return 2;

@@ -250,11 +250,11 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
 
   const transports: Transport[] = [];
   if (opts.hosts?.length) {
-    const { sshTransport, parseHostSpec } = await import('../runner/transport/ssh.js');
+    const { sshTransport, resolveTarget } = await import('../runner/transport/ssh.js');
     const specs = [...new Set(opts.hosts)];
-    // A malformed host is a command-line error, refused before any host is contacted.
+    // A malformed host (or its ssh config) is a command-line error, refused before any host is contacted.
     for (const spec of specs) {
-      const p = parseHostSpec(spec);
+      const p = resolveTarget(spec, { env: io.env });
       if (!p.ok) {
         fail(io, p.message);
         return 2;

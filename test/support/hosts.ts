@@ -13,6 +13,11 @@
 // directory); podman's dirs and /dev/shm (its lock segment: a second store sharing it would
 // free the machine's locks at its first start) are fresh. Everything lives in one temp
 // directory, removed with the namespace's processes by stop(), or at process exit.
+//
+// For jump-host tests, net() makes two network namespaces of our own joined by a veth pair
+// (link-local addresses, nothing routed to the machine's network): a host added with
+// `{ netns: net.inner }` listens only there (on the namespace's own loopback, or on the
+// veth address), so only a client in `net.outer` (or a bastion in `inner`) can reach it.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,7 +56,9 @@ export interface TestHost {
   /** Hostname inside the host (ctrace-h1, ...), also its alias in sshConfigFile. */
   readonly name: string;
   readonly port: number;
-  /** root@127.0.0.1:PORT: what a test passes as --host (and a transport's label). */
+  /** Where its sshd listens: 127.0.0.1, or the address given to add(). */
+  readonly address: string;
+  /** root@ADDRESS:PORT: what a test passes as --host (and a transport's label). */
   readonly spec: string;
   /** The same as spec. */
   readonly label: string;
@@ -76,6 +83,30 @@ export interface TestHost {
   stop(): Promise<void>;
 }
 
+/** Two network namespaces of ours joined by a veth pair; see the header. */
+export interface TestNet {
+  /** Where bastions and the hosts behind them run; its loopback is reachable only from inside. */
+  readonly inner: string;
+  /** Where a client runs: it reaches `inner` only at innerAddr. */
+  readonly outer: string;
+  /** inner's end of the veth pair (169.254.77.1). */
+  readonly innerAddr: string;
+  /** argv prefix that runs a command in `outer`. */
+  readonly inOuter: readonly string[];
+}
+
+export interface TestHostOptions {
+  /** A fixed port, e.g. for a delayed start. */
+  port?: number;
+  name?: string;
+  /** Network namespace (from net()) to listen in; default the machine's. */
+  netns?: string;
+  /** Address to listen on; default 127.0.0.1. */
+  listen?: string;
+  /** Let clients forward TCP through this host (AllowTcpForwarding), as a bastion does. */
+  forwarding?: boolean;
+}
+
 export interface TestHosts {
   readonly hosts: TestHost[];
   /** Shared temp directory. */
@@ -91,8 +122,10 @@ export interface TestHosts {
   readonly knownHostsFile: string;
   /** `Host ctrace-hN` aliases (HostName 127.0.0.1, Port, User root, IdentityFile, UserKnownHostsFile). */
   readonly sshConfigFile: string;
-  /** Starts one more host sharing the client key (port: a fixed one, e.g. for a delayed start). */
-  add(opts?: { port?: number; name?: string }): Promise<TestHost>;
+  /** Starts one more host sharing the client key. */
+  add(opts?: TestHostOptions): Promise<TestHost>;
+  /** The pair of network namespaces for jump-host tests (made at the first call, removed by stop()). */
+  net(): TestNet;
   stop(): Promise<void>;
 }
 
@@ -128,6 +161,18 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Resolves when sshd listens on addr:port inside netns (from outside, a connection cannot tell). */
+async function waitForListen(netns: string, addr: string, port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await execa('ip', ['netns', 'exec', netns, 'ss', '-Hltn'], { reject: false });
+    if (String(r.stdout).includes(`${addr}:${port} `)) return;
+    if (!alive()) throw new Error(`test host sshd on ${addr}:${port} in ${netns} exited at start`);
+    if (Date.now() > deadline) throw new Error(`test host sshd on ${addr}:${port} in ${netns} not listening after ${timeoutMs} ms`);
+    await sleep(30);
+  }
 }
 
 /** Resolves when something on 127.0.0.1:port sends an SSH banner. */
@@ -202,10 +247,10 @@ printf '127.0.1.1\\t%s\\n' "$NAME" >> /etc/hosts
 exec /usr/sbin/sshd -D -e -f "$D/sshd_config"
 `;
 
-function sshdConfig(dir: string, port: number): string {
+function sshdConfig(dir: string, port: number, listen: string, forwarding: boolean): string {
   return [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${listen}`,
     `HostKey ${dir}/ssh_host_ed25519_key`,
     'PidFile none',
     `AuthorizedKeysFile ${dir}/authorized_keys`,
@@ -220,7 +265,7 @@ function sshdConfig(dir: string, port: number): string {
     'PrintMotd no',
     'PrintLastLog no',
     'X11Forwarding no',
-    'AllowTcpForwarding no',
+    `AllowTcpForwarding ${forwarding ? 'local' : 'no'}`,
     'LogLevel ERROR',
     'MaxStartups 100',
     'MaxSessions 100',
@@ -252,7 +297,18 @@ interface Live {
   ns: string | null;
 }
 const live = new Set<Live>();
+/** Network namespaces we made (names unique to this process), deleted at exit. */
+const liveNets = new Set<string>();
 let hooked = false;
+
+function deleteNetnsSync(name: string): void {
+  liveNets.delete(name);
+  try {
+    execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+}
 
 /** Synchronous: also used from process.on('exit'). */
 function destroySync(h: Live): void {
@@ -286,6 +342,7 @@ function destroySync(h: Live): void {
 
 function destroyAllSync(): void {
   for (const h of [...live]) destroySync(h);
+  for (const n of [...liveNets]) deleteNetnsSync(n);
 }
 
 function hook(): void {
@@ -326,6 +383,12 @@ export function cleanupStaleHosts(): void {
       }
       if (ns && ns === recorded) destroySync({ dir: join(top, sub), sshd: { pid } as ChildProcess, ns });
     }
+    // The network namespaces that dead process made (their names are in its directory).
+    try {
+      for (const name of readFileSync(join(top, 'netns'), 'utf8').split('\n').filter(Boolean)) deleteNetnsSync(name);
+    } catch {
+      // it made none
+    }
     rmSync(top, { recursive: true, force: true });
   }
 }
@@ -349,10 +412,11 @@ class Host implements TestHost {
     readonly fingerprint: string,
     private readonly child: ChildProcess,
     ns: string,
+    readonly address: string,
   ) {
-    this.spec = `root@127.0.0.1:${port}`;
+    this.spec = `root@${address}:${port}`;
     this.label = this.spec;
-    this.userSpec = `${TEST_USER}@127.0.0.1:${port}`;
+    this.userSpec = `${TEST_USER}@${address}:${port}`;
     this.handle = { dir, sshd: child, ns };
     live.add(this.handle);
   }
@@ -425,7 +489,9 @@ class Host implements TestHost {
 }
 
 /** One host: its key, config and namespace, sshd ready on its port. */
-async function startHost(top: string, name: string, authorizedKeys: string, port?: number): Promise<Host> {
+async function startHost(top: string, name: string, authorizedKeys: string, opts: TestHostOptions = {}): Promise<Host> {
+  const { port, netns } = opts;
+  const listen = opts.listen ?? '127.0.0.1';
   const dir = join(top, name);
   mkdirSync(dir, { recursive: true });
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, 'ssh_host_ed25519_key')]);
@@ -434,12 +500,16 @@ async function startHost(top: string, name: string, authorizedKeys: string, port
   writeFileSync(join(dir, 'authorized_keys'), authorizedKeys);
   chmodSync(join(dir, 'authorized_keys'), 0o644);
   const p = port ?? (await freePort());
-  writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, p));
+  writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, p, listen, opts.forwarding === true));
   writeFileSync(join(dir, 'boot.sh'), BOOT);
   // sshd's privilege-separation directory (Debian's packaging makes it at boot, via systemd).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
 
-  const child = spawn('unshare', ['--mount', '--uts', '--propagation', 'private', '/bin/sh', join(dir, 'boot.sh'), dir, name], {
+  const boot = ['unshare', '--mount', '--uts', '--propagation', 'private', '/bin/sh', join(dir, 'boot.sh'), dir, name];
+  // nsenter switches only the network namespace (ip netns exec would remount /sys, hiding
+  // the cgroup mounts podman needs) and execs: the spawned PID is still sshd's.
+  const argv = netns ? ['nsenter', `--net=/run/netns/${netns}`, '--', ...boot] : boot;
+  const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: false,
   });
@@ -453,7 +523,8 @@ async function startHost(top: string, name: string, authorizedKeys: string, port
   if (pid === undefined) throw new Error(`${name}: could not start unshare`);
   writeFileSync(join(dir, 'sshd.pid'), String(pid));
   try {
-    await waitForBanner(p, 15_000, () => !exited);
+    if (netns) await waitForListen(netns, listen, p, 15_000, () => !exited);
+    else await waitForBanner(p, 15_000, () => !exited);
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\n${stderr}`);
@@ -464,8 +535,8 @@ async function startHost(top: string, name: string, authorizedKeys: string, port
     throw new Error(`${name}: sshd is not in its own mount namespace`);
   }
   writeFileSync(join(dir, 'mntns'), ns);
-  const line = `[127.0.0.1]:${p} ${pub[0]} ${pub[1]}`;
-  return new Host(name, p, dir, line, fingerprint, child, ns);
+  const line = `[${listen}]:${p} ${pub[0]} ${pub[1]}`;
+  return new Host(name, p, dir, line, fingerprint, child, ns, listen);
 }
 
 /** Starts n hosts (ctrace-h1..n) in parallel; they are stopped at process exit at the latest. */
@@ -495,18 +566,40 @@ export async function startTestHosts(n: number): Promise<TestHosts> {
     writeFileSync(
       sshConfigFile,
       hosts
-        .map((x) => `Host ${x.name}\n  HostName 127.0.0.1\n  Port ${x.port}\n  User root\n  IdentityFile ${clientKey}\n  UserKnownHostsFile ${knownHostsFile}\n`)
+        .map((x) => `Host ${x.name}\n  HostName ${x.address}\n  Port ${x.port}\n  User root\n  IdentityFile ${clientKey}\n  UserKnownHostsFile ${knownHostsFile}\n`)
         .join('\n'),
     );
   };
-  const add = async (opts: { port?: number; name?: string } = {}): Promise<TestHost> => {
+  const add = async (opts: TestHostOptions = {}): Promise<TestHost> => {
     const name = opts.name ?? `ctrace-h${++counter}`;
-    const h = await startHost(top, name, authorizedKeys, opts.port);
+    const h = await startHost(top, name, authorizedKeys, opts);
     record(h);
     return h;
   };
+  let testNet: TestNet | undefined;
+  const net = (): TestNet => {
+    if (testNet) return testNet;
+    const base = `ctrace-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const inner = `${base}-in`;
+    const outer = `${base}-out`;
+    writeFileSync(join(top, 'netns'), `${inner}\n${outer}\n`);
+    for (const n of [inner, outer]) {
+      sh('ip', ['netns', 'add', n]);
+      liveNets.add(n);
+      sh('ip', ['-n', n, 'link', 'set', 'lo', 'up']);
+    }
+    // Made inside `inner` with its peer moved to `outer`: no interface ever exists in the machine's namespace.
+    sh('ip', ['-n', inner, 'link', 'add', 'vin', 'type', 'veth', 'peer', 'name', 'vout', 'netns', outer]);
+    sh('ip', ['-n', inner, 'addr', 'add', '169.254.77.1/30', 'dev', 'vin']);
+    sh('ip', ['-n', outer, 'addr', 'add', '169.254.77.2/30', 'dev', 'vout']);
+    sh('ip', ['-n', inner, 'link', 'set', 'vin', 'up']);
+    sh('ip', ['-n', outer, 'link', 'set', 'vout', 'up']);
+    testNet = { inner, outer, innerAddr: '169.254.77.1', inOuter: ['ip', 'netns', 'exec', outer] };
+    return testNet;
+  };
   const stop = async () => {
     await Promise.all(hosts.map((h) => h.stop()));
+    if (testNet) for (const n of [testNet.inner, testNet.outer]) deleteNetnsSync(n);
     rmSync(top, { recursive: true, force: true });
   };
   try {
@@ -521,7 +614,7 @@ export async function startTestHosts(n: number): Promise<TestHosts> {
     await stop();
     throw e;
   }
-  return { hosts, dir: top, home, clientKey, knownHostsFile, sshConfigFile, add, stop };
+  return { hosts, dir: top, home, clientKey, knownHostsFile, sshConfigFile, add, net, stop };
 }
 
 /** startTestHosts(n) in the calling test file, stopped in its afterAll. */

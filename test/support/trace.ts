@@ -23,8 +23,10 @@ export interface Started {
   output(): { stdout: string; stderr: string };
 }
 
-export function startTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Started {
-  const child = spawn(process.execPath, [TRACE, ...args], {
+/** `via`: an argv prefix to run the CLI under (e.g. `ip netns exec NS`, which execs: the child's PID is still trace's). */
+export function startTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; via?: readonly string[] } = {}): Started {
+  const argv = [...(opts.via ?? []), process.execPath, TRACE, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -79,7 +81,7 @@ export async function traceWhile(args: readonly string[], during: () => Promise<
   return t.done;
 }
 
-export function runTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TraceRun> {
+export function runTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; via?: readonly string[] } = {}): Promise<TraceRun> {
   return startTrace(args, opts).done;
 }
 

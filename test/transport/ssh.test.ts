@@ -8,9 +8,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseHostSpec, readSshConfig, resolveTarget, shellQuote, sshConnect, sshExec, sshTransport, type SshOptions } from '../../src/runner/transport/ssh.js';
+import { parseHostSpec, resolveTarget, shellQuote, sshConnect, sshExec, sshTransport, type SshOptions } from '../../src/runner/transport/ssh.js';
 import { checkHostKey, fingerprintSha256, hostFieldMatches, knownHostName } from '../../src/runner/transport/known-hosts.js';
-import { lookupHost, parseSshConfig } from '../../src/runner/transport/ssh-config.js';
 import { HELPER_COMMAND } from '../../src/runner/transport/types.js';
 import { freePort, useTestHosts, type TestHosts } from '../support/hosts.js';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -74,26 +73,10 @@ Host db?
   UserKnownHostsFile ~/.ssh/known_db /etc/ssh/known_more
   StrictHostKeyChecking accept-new
 
-Match host foo
-  User never
-
 Host *
   User fallback
   ConnectTimeout 7
 `;
-  const cfg = parseSshConfig(text);
-
-  it('first match wins per option; IdentityFile accumulates; patterns with * ? and !', () => {
-    const w1 = lookupHost(cfg, 'web-1');
-    expect(w1).toMatchObject({ hostName: 'web-1.example.com', user: 'deploy', port: 2200, connectTimeoutMs: 3000 });
-    expect(w1.identityFiles).toEqual(['~/.ssh/web_key', '/keys/second']);
-    expect(lookupHost(cfg, 'web-9')).toMatchObject({ user: 'fallback', connectTimeoutMs: 7000 });
-    expect(lookupHost(cfg, 'web-9').hostName).toBeUndefined();
-    expect(lookupHost(cfg, 'db1')).toMatchObject({ hostName: '10.1.2.3', strictHostKeyChecking: 'accept-new', userKnownHostsFiles: ['~/.ssh/known_db', '/etc/ssh/known_more'] });
-    expect(lookupHost(cfg, 'db12').hostName).toBeUndefined();
-    expect(lookupHost(cfg, 'foo').user).toBe('fallback');
-  });
-
   it('resolves an alias into address, port, user, key files and known_hosts files', () => {
     const file = join(scratch, 'config-resolve');
     writeFileSync(file, text);
@@ -107,7 +90,6 @@ Host *
     expect(d.ok && d.target.knownHostsFiles).toEqual(['/home/me/.ssh/known_hosts', '/home/me/.ssh/known_db', '/etc/ssh/known_more']);
     const plain = resolveTarget('10.0.0.1', { sshConfigFile: null, env: { HOME: '/home/me', USER: 'me' } });
     expect(plain.ok && plain.target.identityFiles).toEqual(['/home/me/.ssh/id_ed25519', '/home/me/.ssh/id_ecdsa', '/home/me/.ssh/id_rsa']);
-    expect(readSshConfig(join(scratch, 'missing')).blocks).toHaveLength(1);
   });
 });
 

@@ -1,10 +1,12 @@
-// --host specs and a small ~/.ssh/config reader: the parts of OpenSSH's configuration a
-// helper connection needs (HostName, User, Port, IdentityFile, UserKnownHostsFile,
-// ConnectTimeout, StrictHostKeyChecking). As in OpenSSH, options are read from `Host`
-// blocks whose patterns match the name the user typed, and the first value found wins
-// (IdentityFile accumulates). `Match` blocks are not evaluated: their options are ignored.
+// --host specs and a ~/.ssh/config reader: the parts of OpenSSH's configuration a helper
+// connection needs (HostName, User, Port, IdentityFile, UserKnownHostsFile, ConnectTimeout,
+// StrictHostKeyChecking, ProxyJump), evaluated as ssh_config(5) says: lines in order, each
+// `Host` or `Match` line deciding whether the lines after it apply, the first value obtained
+// winning (IdentityFile accumulates), `Include` read in place (globs, relative to ~/.ssh,
+// conditional inside a block), and a final pass when a `Match final` asked for one.
+// Nothing from the file is ever run: `Match exec` and `ProxyCommand` are refused.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { patternListMatches } from './known-hosts.js';
@@ -76,17 +78,6 @@ export function parseHostSpec(spec: string): { ok: true; spec: HostSpec } | { ok
 
 // --- ~/.ssh/config ---------------------------------------------------------------------
 
-interface Block {
-  /** `Host` pattern list (space-separated in the file, joined with commas here); null for a Match block. */
-  readonly patterns: string | null;
-  readonly options: [key: string, value: string][];
-}
-
-export interface SshConfig {
-  readonly file: string;
-  readonly blocks: readonly Block[];
-}
-
 export type StrictHostKeyChecking = 'yes' | 'no' | 'ask' | 'accept-new';
 
 /** What the config says for one host; absent fields were not set. */
@@ -98,47 +89,342 @@ export interface HostConfig {
   userKnownHostsFiles?: string[];
   connectTimeoutMs?: number;
   strictHostKeyChecking?: StrictHostKeyChecking;
+  /** ProxyJump's hosts, first hop first; empty when unset or `none`. */
+  proxyJump: HostSpec[];
 }
 
-/** Splits a config line's arguments, honouring double quotes. */
+/** What ssh knows before it reads the config: the host as typed, and what the command line gave. */
+export interface ConfigQuery {
+  readonly host: string;
+  /** From user@host: wins over the config's User, as on ssh's command line. */
+  readonly user?: string;
+  /** From host:port: wins over the config's Port. */
+  readonly port?: number;
+  readonly home: string;
+  /** For `Match localuser`, and `user` when nothing set one. */
+  readonly localUser: string;
+}
+
+export type ConfigResult = { ok: true; config: HostConfig } | { ok: false; message: string };
+
+/** OpenSSH's limit on nested Include (READCONF_MAX_DEPTH). */
+const MAX_INCLUDE_DEPTH = 16;
+
+interface EvalState {
+  readonly q: ConfigQuery;
+  readonly out: HostConfig;
+  /** Options already obtained: later values are ignored. */
+  readonly obtained: Set<string>;
+  /** The second pass, asked for by `Match final`. */
+  final: boolean;
+  wantFinal: boolean;
+}
+
+/** Splits a config line's arguments: double quotes group, an unquoted `#` word ends the line. */
 function splitArgs(text: string): string[] {
   const out: string[] = [];
   const re = /"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1] ?? m[2] ?? '');
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m[2]?.startsWith('#')) break;
+    out.push(m[1] ?? m[2] ?? '');
+  }
   return out;
 }
 
-/** Parses config text. Unknown keywords are kept (and ignored by lookups), as OpenSSH ignores none but we need few. */
-export function parseSshConfig(text: string, file = '(config)'): SshConfig {
-  const blocks: Block[] = [{ patterns: '*', options: [] }];
-  for (const rawLine of text.split('\n')) {
-    const line = rawLine.trim();
-    if (!line || line.startsWith('#')) continue;
-    // `Key value`, `Key=value` or `Key = value`.
-    const m = /^([A-Za-z][A-Za-z0-9]*)\s*(?:=\s*|\s+)(.*)$/.exec(line);
-    if (!m) continue;
-    const key = (m[1] ?? '').toLowerCase();
-    const value = (m[2] ?? '').trim();
-    if (key === 'host') {
-      blocks.push({ patterns: splitArgs(value).join(','), options: [] });
-    } else if (key === 'match') {
-      blocks.push({ patterns: null, options: [] });
-    } else {
-      blocks[blocks.length - 1]?.options.push([key, value]);
-    }
-  }
-  return { file, blocks };
+function tildeOf(p: string, home: string): string {
+  return home && home !== '/' && p.startsWith(home + '/') ? `~${p.slice(home.length)}` : p;
 }
 
-/** Reads an ssh config file; a missing file is an empty config. */
-export function readSshConfig(path: string): SshConfig {
-  let text = '';
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    // missing or unreadable: no options
+/** The host Match host (and, in the final pass, Host) compares: HostName so far, %h expanded, else the typed host. */
+function currentHost(st: EvalState): string {
+  return st.out.hostName ? expandHostName(st.out.hostName, st.q.host) : st.q.host;
+}
+
+function expandHostName(hostName: string, typed: string): string {
+  return hostName.replace(/%([%h])/g, (_, c: string) => (c === 'h' ? typed : '%'));
+}
+
+/**
+ * The options that apply to a host, read from `file` (null or missing: none) as ssh does.
+ * A malformed line anywhere (also in blocks that do not apply), an Include loop, or a
+ * construct trace refuses to follow is one sentence naming file:line.
+ */
+export function hostConfig(file: string | null, q: ConfigQuery): ConfigResult {
+  const out: HostConfig = { identityFiles: [], proxyJump: [], ...(q.user !== undefined ? { user: q.user } : {}), ...(q.port !== undefined ? { port: q.port } : {}) };
+  const st: EvalState = { q, out, obtained: new Set([...(q.user !== undefined ? ['user'] : []), ...(q.port !== undefined ? ['port'] : [])]), final: false, wantFinal: false };
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      text = ''; // missing or unreadable: no options, as ssh does with a user config
+    }
+    let err = evalText(text, file, st, { active: true }, false, [safeRealpath(file)]);
+    if (!err && st.wantFinal) {
+      st.final = true;
+      err = evalText(text, file, st, { active: true }, false, [safeRealpath(file)]);
+    }
+    if (err) return { ok: false, message: err };
   }
-  return parseSshConfig(text, path);
+  if (out.hostName) out.hostName = expandHostName(out.hostName, q.host);
+  return { ok: true, config: out };
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * Evaluates one file's lines. `ctx.active`: whether the current block applies (Host and
+ * Match lines set it; an Include starts with its includer's and leaves it as it was).
+ * `never`: inside an Include of a block that does not apply, nothing applies.
+ */
+function evalText(text: string, file: string, st: EvalState, ctx: { active: boolean }, never: boolean, stack: string[]): string | null {
+  const home = st.q.home;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? '').trim();
+    if (!line || line.startsWith('#')) continue;
+    const where = `${tildeOf(file, home)}:${i + 1}`;
+    // `Key value`, `Key=value` or `Key = value`.
+    const m = /^([A-Za-z][A-Za-z0-9]*)\s*(?:=\s*|\s+|$)(.*)$/.exec(line);
+    if (!m) return `${where}: cannot read this line (expected a keyword and its value)`;
+    const key = (m[1] ?? '').toLowerCase();
+    const args = splitArgs(m[2] ?? '');
+    if (key === 'host') {
+      if (args.length === 0) return `${where}: Host needs at least one pattern`;
+      ctx.active = !never && patternListMatches(args.join(','), st.final ? currentHost(st) : st.q.host);
+      continue;
+    }
+    if (key === 'match') {
+      const r = evalMatch(args, st, where, !never);
+      if (typeof r === 'string') return r;
+      ctx.active = !never && r;
+      continue;
+    }
+    if (key === 'include') {
+      if (args.length === 0) return `${where}: Include needs a file name`;
+      if (stack.length > MAX_INCLUDE_DEPTH) return `${where}: Include nested more than ${MAX_INCLUDE_DEPTH} deep`;
+      const outer = ctx.active;
+      for (const arg of args) {
+        const path = arg === '~' || arg.startsWith('~/') ? join(home, arg.slice(1)) : isAbsolute(arg) ? arg : join(home, '.ssh', arg);
+        for (const f of glob(path)) {
+          const real = safeRealpath(f);
+          if (stack.includes(real)) {
+            const chain = [...stack.slice(stack.indexOf(real)), real].map((p) => tildeOf(p, home)).join(' -> ');
+            return `${where}: Include loop: ${chain}`;
+          }
+          let inner: string;
+          try {
+            inner = readFileSync(f, 'utf8');
+          } catch (e) {
+            return `${where}: cannot read the included file ${tildeOf(f, home)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+          }
+          const err = evalText(inner, f, st, ctx, never || !outer, [...stack, real]);
+          if (err) return err;
+          // A Host or Match in the included file does not change the including file's block.
+          ctx.active = outer;
+        }
+      }
+      continue;
+    }
+    const err = option(key, args, where, st, ctx.active);
+    if (err) return err;
+  }
+  return null;
+}
+
+const MATCH_UNSUPPORTED = new Set(['localnetwork', 'tagged', 'version', 'sessiontype', 'command']);
+const MATCH_WITH_ARG = new Set(['host', 'originalhost', 'user', 'localuser', 'exec', ...MATCH_UNSUPPORTED]);
+
+/**
+ * A Match line's criteria, all of which must hold (`!` negates one). `final` and
+ * `canonical` hold only in the final pass, which `final` asks for. A criterion trace cannot
+ * evaluate is refused when the line's outcome depends on it (as ssh skips `exec` once an
+ * earlier criterion failed).
+ */
+function evalMatch(args: string[], st: EvalState, where: string, evaluate: boolean): boolean | string {
+  if (args.length === 0) return `${where}: Match needs criteria (host, originalhost, user, localuser, all, final)`;
+  let result = true;
+  for (let i = 0; i < args.length; ) {
+    const word = args[i++] ?? '';
+    const negate = word.startsWith('!');
+    const name = (negate ? word.slice(1) : word).toLowerCase();
+    if (name === 'all') {
+      // Alone, or right after canonical/final.
+      const before = args.slice(0, i - 1).map((w) => w.toLowerCase().replace(/^!/, ''));
+      if (i < args.length || before.some((w) => w !== 'canonical' && w !== 'final')) return `${where}: Match all cannot be combined with other criteria`;
+      if (negate) result = false;
+      continue;
+    }
+    if (name === 'canonical' || name === 'final') {
+      if (name === 'final') st.wantFinal = true;
+      if (st.final === negate) result = false;
+      continue;
+    }
+    if (!MATCH_WITH_ARG.has(name)) return `${where}: unknown Match criterion ${JSON.stringify(word)} (trace understands host, originalhost, user, localuser, all, canonical, final)`;
+    const arg = args[i++];
+    if (arg === undefined || arg === '') return `${where}: Match ${name} needs a pattern`;
+    if (!evaluate || !result) continue;
+    let matched: boolean;
+    switch (name) {
+      case 'host':
+        matched = patternListMatches(arg, currentHost(st));
+        break;
+      case 'originalhost':
+        matched = patternListMatches(arg, st.q.host);
+        break;
+      case 'user':
+        matched = patternListMatches(arg, st.out.user ?? st.q.localUser);
+        break;
+      case 'localuser':
+        matched = patternListMatches(arg, st.q.localUser);
+        break;
+      case 'exec':
+        return `${where}: Match exec is not supported: trace never runs commands from the ssh config`;
+      default:
+        return `${where}: Match ${name} is not supported by trace`;
+    }
+    if (matched === negate) result = false;
+  }
+  return result;
+}
+
+/** One option line: checked wherever it is, applied when its block applies and no value was obtained yet. */
+function option(key: string, args: string[], where: string, st: EvalState, active: boolean): string | null {
+  const first = args[0];
+  const known = ['hostname', 'user', 'port', 'identityfile', 'userknownhostsfile', 'connecttimeout', 'stricthostkeychecking', 'proxyjump', 'proxycommand'];
+  if (!known.includes(key)) return null; // options a helper connection does not use
+  if (first === undefined || first === '') return `${where}: ${key} needs a value`;
+  let value: unknown = first;
+  switch (key) {
+    case 'port': {
+      const n = /^\d{1,5}$/.test(first) ? Number(first) : NaN;
+      if (!(n >= 1 && n <= 65535)) return `${where}: bad Port ${JSON.stringify(first)}: give a number from 1 to 65535`;
+      value = n;
+      break;
+    }
+    case 'connecttimeout': {
+      const n = Number(first);
+      if (!(Number.isFinite(n) && n > 0)) return `${where}: bad ConnectTimeout ${JSON.stringify(first)}: give seconds`;
+      value = Math.round(n * 1000);
+      break;
+    }
+    case 'stricthostkeychecking': {
+      const v = first.toLowerCase();
+      const map: Record<string, StrictHostKeyChecking> = { yes: 'yes', true: 'yes', ask: 'ask', 'accept-new': 'accept-new', no: 'no', off: 'no', false: 'no' };
+      if (!map[v]) return `${where}: bad StrictHostKeyChecking ${JSON.stringify(first)}: use yes, accept-new, no or ask`;
+      value = map[v];
+      break;
+    }
+    case 'proxyjump': {
+      const jumps = parseProxyJump(first);
+      if (!jumps.ok) return `${where}: bad ProxyJump ${JSON.stringify(first)}: ${jumps.message}`;
+      value = jumps.hops;
+      break;
+    }
+    default:
+      break;
+  }
+  if (!active) return null;
+  if (key === 'identityfile') {
+    if (!st.out.identityFiles.includes(first)) st.out.identityFiles.push(first);
+    return null;
+  }
+  // ProxyJump and ProxyCommand compete: whichever comes first decides.
+  const slot = key === 'proxycommand' ? 'proxyjump' : key;
+  if (st.obtained.has(slot)) return null;
+  st.obtained.add(slot);
+  switch (key) {
+    case 'hostname':
+      st.out.hostName = first;
+      break;
+    case 'user':
+      st.out.user = first;
+      break;
+    case 'port':
+      st.out.port = value as number;
+      break;
+    case 'userknownhostsfile':
+      st.out.userKnownHostsFiles = args;
+      break;
+    case 'connecttimeout':
+      st.out.connectTimeoutMs = value as number;
+      break;
+    case 'stricthostkeychecking':
+      st.out.strictHostKeyChecking = value as StrictHostKeyChecking;
+      break;
+    case 'proxyjump':
+      st.out.proxyJump = value as HostSpec[];
+      break;
+    case 'proxycommand':
+      if (first.toLowerCase() !== 'none') return `${where}: ProxyCommand is not supported: trace never runs commands from the ssh config; use ProxyJump`;
+      break;
+  }
+  return null;
+}
+
+/** `none`, or `[user@]host[:port]` and `ssh://[user@]host[:port]` hops separated by commas. */
+export function parseProxyJump(text: string): { ok: true; hops: HostSpec[] } | { ok: false; message: string } {
+  if (text.toLowerCase() === 'none') return { ok: true, hops: [] };
+  const hops: HostSpec[] = [];
+  for (const part of text.split(',')) {
+    const hop = part.startsWith('ssh://') ? part.slice(6).replace(/\/$/, '') : part;
+    if (hop === '') return { ok: false, message: 'an empty hop' };
+    const p = parseHostSpec(hop);
+    if (!p.ok) return { ok: false, message: `hop ${JSON.stringify(part)}: ${p.message.replace(/; use user@host.*$/, '')}` };
+    hops.push(p.spec);
+  }
+  return { ok: true, hops };
+}
+
+/** glob(3) for Include: `*`, `?` and `[...]` within one path component, hidden names only by an explicit `.`, sorted. */
+function glob(path: string): string[] {
+  let found = ['/'];
+  for (const part of path.split('/').filter(Boolean)) {
+    const next: string[] = [];
+    const magic = /[*?[]/.test(part);
+    const re = magic ? globRegExp(part) : null;
+    for (const dir of found) {
+      if (!re) {
+        next.push(join(dir, part));
+        continue;
+      }
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const n of names) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) next.push(join(dir, n));
+    }
+    found = next;
+  }
+  return found.filter((f) => existsSync(f)).sort();
+}
+
+function globRegExp(part: string): RegExp {
+  let re = '';
+  for (let i = 0; i < part.length; i++) {
+    const c = part[i] ?? '';
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const close = part.indexOf(']', i + 2);
+      if (close < 0) re += '\\[';
+      else {
+        let body = part.slice(i + 1, close);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += `[${body.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
 }
 
 /** `~/...` and the tokens %d (home), %u (local user), %h (host), %r (remote user), %p (port), %%. */
@@ -175,54 +461,4 @@ function safeUser(): string {
   } catch {
     return process.env.USER ?? 'root';
   }
-}
-
-/** The options that apply to `alias` (the host as typed): first value wins, IdentityFile accumulates. */
-export function lookupHost(config: SshConfig, alias: string): HostConfig {
-  const out: HostConfig = { identityFiles: [] };
-  const seen = new Set<string>();
-  for (const b of config.blocks) {
-    if (b.patterns === null || !patternListMatches(b.patterns, alias)) continue;
-    for (const [key, value] of b.options) {
-      if (key === 'identityfile') {
-        out.identityFiles.push(value.replace(/^"|"$/g, ''));
-        continue;
-      }
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const first = splitArgs(value)[0] ?? '';
-      switch (key) {
-        case 'hostname':
-          out.hostName = first;
-          break;
-        case 'user':
-          out.user = first;
-          break;
-        case 'port': {
-          const n = Number(first);
-          if (Number.isInteger(n) && n >= 1 && n <= 65535) out.port = n;
-          break;
-        }
-        case 'userknownhostsfile':
-          out.userKnownHostsFiles = splitArgs(value);
-          break;
-        case 'connecttimeout': {
-          const n = Number(first);
-          if (Number.isFinite(n) && n > 0) out.connectTimeoutMs = Math.round(n * 1000);
-          break;
-        }
-        case 'stricthostkeychecking': {
-          const v = first.toLowerCase();
-          if (v === 'yes' || v === 'ask' || v === 'accept-new') out.strictHostKeyChecking = v;
-          else if (v === 'no' || v === 'off') out.strictHostKeyChecking = 'no';
-          break;
-        }
-        default:
-          break;
-      }
-    }
-  }
-  // Tokens in HostName (%h: the alias) are expanded as OpenSSH does.
-  if (out.hostName) out.hostName = out.hostName.replace(/%h/g, alias).replace(/%%/g, '%');
-  return out;
 }

@@ -3,19 +3,22 @@
 // the helper's JSON request on stdin. Host keys are checked against known_hosts here (ssh2
 // leaves that to the caller): an unknown key is refused unless acceptNew, a changed one
 // always. The connection is retried once when it could not be made (refused, reset,
-// unreachable), never after a timeout, an authentication or a host-key failure.
+// unreachable), never after a timeout, an authentication or a host-key failure. A host
+// behind jump hosts (ProxyJump) is reached as ssh -J does: one connection per hop, each
+// next one carried by a channel the previous hop forwards, each with its own host-key check
+// (under the hop's own name) and its own authentication.
 
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler } from 'ssh2';
 import { HELPER_COMMAND, type HelperProcess, type Transport } from './types.js';
 import { appendKnownHost, checkHostKey, fingerprintSha256, keyTypeOfBlob, knownHostName, knownKeyTypes } from './known-hosts.js';
-import { expandPath, lookupHost, parseHostSpec, readSshConfig, type HostSpec } from './ssh-config.js';
+import { expandPath, hostConfig, parseHostSpec, type HostConfig, type HostSpec } from './ssh-config.js';
 
-export { parseHostSpec, readSshConfig, type HostSpec } from './ssh-config.js';
+export { parseHostSpec, type HostSpec } from './ssh-config.js';
 
 const { Client, utils } = ssh2;
 type Client = InstanceType<typeof ssh2.Client>;
@@ -47,6 +50,8 @@ export interface SshTarget {
   readonly label: string;
   /** The host as shown in messages: the typed host, with :port unless 22. */
   readonly display: string;
+  /** How messages name this hop: display, with its place on the way (`bastion (jump host for node1)`, `node1 (through bastion)`). */
+  readonly shown: string;
   /** Address or name to connect to (the config's HostName, else the typed host). */
   readonly address: string;
   readonly port: number;
@@ -60,6 +65,8 @@ export interface SshTarget {
   readonly agent: string | null;
   readonly acceptNew: boolean;
   readonly connectTimeoutMs: number;
+  /** The jump hosts (ProxyJump) to go through, first hop first; empty for a direct connection. */
+  readonly jumps: readonly SshTarget[];
 }
 
 export interface SshConnection {
@@ -105,19 +112,42 @@ function tilde(p: string, home: string): string {
   return home && home !== '/' && p.startsWith(home + '/') ? `~${p.slice(home.length)}` : p;
 }
 
-/** Combines a --host spec, the ssh config and the options into a connection target. */
+/** The most jump hosts on one way; more is taken for a loop. */
+const MAX_JUMPS = 16;
+
+/**
+ * Combines a --host spec, the ssh config and the options into a connection target, with its
+ * jump hosts. Contacts nothing: every failure is the command line's or the config's.
+ */
 export function resolveTarget(specText: string, o: SshOptions = {}): Result<{ target: SshTarget }> {
+  const r = resolveHop(specText, o, undefined, []);
+  if (!r.ok) return r;
+  const t = r.target;
+  if (t.jumps.length === 0) return r;
+  // Each hop named by its place on the way, for messages.
+  const jumps = t.jumps.map((j, i) => ({ ...j, shown: `${j.display} (jump host for ${t.display}${i > 0 ? `, through ${t.jumps[i - 1]?.display}` : ''})` }));
+  return { ok: true, target: { ...t, jumps, shown: `${t.display} (through ${t.jumps[t.jumps.length - 1]?.display})` } };
+}
+
+/**
+ * One hop. As ssh -J does, `ProxyJump a,b,c` on a host means: reach c through `-J a,b`
+ * (c's own ProxyJump overridden), and a single hop through its own config's ProxyJump.
+ */
+function resolveHop(specText: string, o: SshOptions, forcedJumps: readonly HostSpec[] | undefined, chain: readonly string[]): Result<{ target: SshTarget }> {
   const parsed = parseHostSpec(specText);
   if (!parsed.ok) return parsed;
   const spec: HostSpec = parsed.spec;
   const env = o.env ?? process.env;
   const home = env.HOME || homedir();
   const configFile = o.sshConfigFile === undefined ? join(home, '.ssh', 'config') : o.sshConfigFile;
-  const cfg = configFile ? lookupHost(readSshConfig(configFile), spec.host) : { identityFiles: [] as string[] };
+  const query = { host: spec.host, home, localUser: localUser(env), ...(spec.user !== undefined ? { user: spec.user } : {}), ...(spec.port !== undefined ? { port: spec.port } : {}) };
+  const read = hostConfig(configFile, query);
+  if (!read.ok) return read;
+  const cfg: HostConfig = read.config;
 
   const address = cfg.hostName || spec.host;
-  const port = spec.port ?? cfg.port ?? 22;
-  const user = spec.user ?? cfg.user ?? localUser(env);
+  const port = cfg.port ?? 22;
+  const user = cfg.user ?? localUser(env);
   if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(user)) return { ok: false, message: `bad user name ${JSON.stringify(user)} for host ${specText}` };
   if (!/^[A-Za-z0-9_.:%-]+$/.test(address) || address.startsWith('-')) {
     return { ok: false, message: `bad HostName ${JSON.stringify(address)} for ${spec.host} in ${configFile}` };
@@ -132,11 +162,26 @@ export function resolveTarget(specText: string, o: SshOptions = {}): Result<{ ta
   const identityFiles = explicit.length > 0 ? [...new Set(explicit)] : DEFAULT_IDENTITIES.map((n) => join(home, '.ssh', n));
   const agent = o.agent === undefined ? env.SSH_AUTH_SOCK || null : o.agent;
   const strict = cfg.strictHostKeyChecking;
+  const display = port === 22 ? spec.host : spec.host.includes(':') ? `[${spec.host}]:${port}` : `${spec.host}:${port}`;
+
+  const jumpSpecs = forcedJumps ?? cfg.proxyJump;
+  let jumps: SshTarget[] = [];
+  const last = jumpSpecs[jumpSpecs.length - 1];
+  if (last) {
+    const way = [...chain, spec.host];
+    if (way.includes(last.host) || way.length > MAX_JUMPS) {
+      return { ok: false, message: `ProxyJump loop: ${[...way, last.host].join(' -> ')} (a jump host cannot be reached through itself; exclude it from the Host pattern that sets ProxyJump, e.g. Host * !${last.host})` };
+    }
+    const via = resolveHop(last.raw, o, jumpSpecs.length > 1 ? jumpSpecs.slice(0, -1) : undefined, way);
+    if (!via.ok) return via;
+    jumps = [...via.target.jumps, via.target];
+  }
   return {
     ok: true,
     target: {
       label: specText,
-      display: port === 22 ? spec.host : spec.host.includes(':') ? `[${spec.host}]:${port}` : `${spec.host}:${port}`,
+      display,
+      shown: display,
       address,
       port,
       user,
@@ -147,6 +192,7 @@ export function resolveTarget(specText: string, o: SshOptions = {}): Result<{ ta
       agent,
       acceptNew: o.acceptNew === true || strict === 'accept-new' || strict === 'no',
       connectTimeoutMs: o.connectTimeoutMs ?? cfg.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      jumps,
     },
   };
 }
@@ -171,8 +217,8 @@ function keyName(type: string): string {
 
 type Attempt = Result<{ client: Client }> & { retry?: boolean };
 
-/** One connection attempt: TCP, handshake, host key, authentication. */
-function attempt(t: SshTarget, o: SshOptions): Promise<Attempt> {
+/** One connection attempt: TCP (or `sock`, a channel forwarded by the previous hop), handshake, host key, authentication. */
+function attempt(t: SshTarget, o: SshOptions, sock?: Duplex): Promise<Attempt> {
   const env = o.env ?? process.env;
   const home = env.HOME || homedir();
   return new Promise((resolve) => {
@@ -196,11 +242,11 @@ function attempt(t: SshTarget, o: SshOptions): Promise<Attempt> {
         case 'known':
           return true;
         case 'revoked':
-          hostKeyProblem = `the host key of ${t.display} (${fp}) is marked @revoked in ${tilde(check.entry.file, home)}:${check.entry.line}, so the connection was refused`;
+          hostKeyProblem = `the host key of ${t.shown} (${fp}) is marked @revoked in ${tilde(check.entry.file, home)}:${check.entry.line}, so the connection was refused`;
           return false;
         case 'changed':
           hostKeyProblem =
-            `WARNING: THE HOST KEY OF ${t.display} HAS CHANGED: it sent ${fp}, but ${tilde(check.entry.file, home)}:${check.entry.line} ` +
+            `WARNING: THE HOST KEY OF ${t.shown} HAS CHANGED: it sent ${fp}, but ${tilde(check.entry.file, home)}:${check.entry.line} ` +
             `records a different ${keyName(check.entry.keyType)} key; someone may be intercepting the connection, so it was refused ` +
             `(if the host was really reinstalled, remove the old key with: ssh-keygen -R '${t.knownHostsName}' -f ${tilde(check.entry.file, home)})`;
           return false;
@@ -210,14 +256,17 @@ function attempt(t: SshTarget, o: SshOptions): Promise<Attempt> {
               appendKnownHost(t.appendKnownHostsFile, t.knownHostsName, key);
               return true;
             } catch (e) {
-              hostKeyProblem = `cannot record the host key of ${t.display} in ${tilde(t.appendKnownHostsFile, home)}: ${(e as Error).message}`;
+              hostKeyProblem = `cannot record the host key of ${t.shown} in ${tilde(t.appendKnownHostsFile, home)}: ${(e as Error).message}`;
               return false;
             }
           }
           const others = check.otherTypes.length ? ` (only ${check.otherTypes.map(keyName).join(', ')} keys are known for it)` : '';
-          const keyscan = `ssh-keyscan${t.port === 22 ? '' : ` -p ${t.port}`} ${t.address} >> ${tilde(t.appendKnownHostsFile, home)}`;
+          // Behind jump hosts, the scan has to run on the last one.
+          const near = t.jumps[t.jumps.length - 1];
+          const on = near ? `ssh ${t.jumps.length > 1 ? `-J ${t.jumps.slice(0, -1).map((j) => j.label).join(',')} ` : ''}${near.label} ` : '';
+          const keyscan = `${on}ssh-keyscan${t.port === 22 ? '' : ` -p ${t.port}`} ${t.address} >> ${tilde(t.appendKnownHostsFile, home)}`;
           hostKeyProblem =
-            `host key for ${t.display} is not known${others}: it offered ${fp}; if that is right, rerun with --accept-new, ` +
+            `host key for ${t.shown} is not known${others}: it offered ${fp}; if that is right, rerun with --accept-new, ` +
             `or add it with: ${keyscan}`;
           return false;
         }
@@ -269,6 +318,7 @@ function attempt(t: SshTarget, o: SshOptions): Promise<Attempt> {
       hostVerifier,
       authHandler,
       algorithms: { serverHostKey: hostKeyAlgorithms(t) },
+      ...(sock ? { sock } : {}),
     };
 
     client.on('ready', () => finish({ ok: true, client }));
@@ -281,12 +331,12 @@ function attempt(t: SshTarget, o: SshOptions): Promise<Attempt> {
         return;
       }
       if (level === 'client-timeout') {
-        return finish({ ok: false, message: `cannot connect to ${t.display}: timed out after ${seconds(t.connectTimeoutMs)}` });
+        return finish({ ok: false, message: `cannot connect to ${t.shown}: timed out after ${seconds(t.connectTimeoutMs)}` });
       }
       if (level === 'client-authentication') {
         const what = tried.length ? `tried ${tried.join(', ')}` : `no key to offer: no agent and none of ${t.identityFiles.map((f) => tilde(f, home)).join(', ')}`;
         const skip = skipped.length ? `; skipped ${skipped.join(', ')}` : '';
-        return finish({ ok: false, message: `authentication failed for ${t.user}@${t.display} (${what}${skip})` });
+        return finish({ ok: false, message: `authentication failed for ${t.user}@${t.shown} (${what}${skip})` });
       }
       if (level === 'client-socket' || level === 'client-dns') {
         const code = err.code ?? '';
@@ -300,21 +350,97 @@ function attempt(t: SshTarget, o: SshOptions): Promise<Attempt> {
           ETIMEDOUT: `timed out after ${seconds(t.connectTimeoutMs)}`,
         };
         const retry = ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(code);
-        return finish({ ok: false, retry, message: `cannot connect to ${t.display}: ${why[code] ?? (err.message || code)}` });
+        return finish({ ok: false, retry, message: `cannot connect to ${t.shown}: ${why[code] ?? (err.message || code)}` });
       }
       // Handshake failures (no common algorithm, a malformed packet) and server disconnects.
-      return finish({ ok: false, message: `cannot connect to ${t.display}: SSH handshake failed (${err.message})` });
+      return finish({ ok: false, message: `cannot connect to ${t.shown}: SSH handshake failed (${err.message})` });
     });
     client.on('close', () => {
       if (hostKeyProblem) return finish({ ok: false, message: hostKeyProblem });
-      finish({ ok: false, retry: true, message: `cannot connect to ${t.display}: the server closed the connection` });
+      finish({ ok: false, retry: true, message: `cannot connect to ${t.shown}: the server closed the connection` });
     });
     try {
       client.connect(config);
     } catch (e) {
-      finish({ ok: false, message: `cannot connect to ${t.display}: ${(e as Error).message}` });
+      finish({ ok: false, message: `cannot connect to ${t.shown}: ${(e as Error).message}` });
     }
   });
+}
+
+/** An attempt, and one retry when the connection itself could not be made. `via` opens the carrying channel, anew for each. */
+async function attemptTwice(t: SshTarget, o: SshOptions, via?: () => Promise<Result<{ stream: Duplex }> & { retry?: boolean }>): Promise<Attempt> {
+  const once = async (): Promise<Attempt> => {
+    if (!via) return attempt(t, o);
+    const s = await via();
+    return s.ok ? attempt(t, o, s.stream) : s;
+  };
+  let r = await once();
+  if (!r.ok && r.retry) {
+    await new Promise((res) => setTimeout(res, o.retryDelayMs ?? 2_000));
+    r = await once();
+  }
+  return r;
+}
+
+/** A channel from `prev` (connected to `from`) to `to`'s address and port: what `ssh -W` asks a jump host for. */
+function forwardTo(prev: Client, from: SshTarget, to: SshTarget): Promise<Result<{ stream: Duplex }> & { retry?: boolean }> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: Result<{ stream: Duplex }> & { retry?: boolean }) => {
+      if (settled) {
+        if (r.ok) r.stream.destroy(); // opened after we gave up
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => done({ ok: false, message: `cannot connect to ${to.shown}: ${from.display} did not reach ${to.address} port ${to.port} within ${seconds(to.connectTimeoutMs)}` }),
+      to.connectTimeoutMs,
+    );
+    try {
+      prev.forwardOut('127.0.0.1', 0, to.address, to.port, (err, channel) => {
+        if (!err) return done({ ok: true, stream: channel });
+        const reason = (err as Error & { reason?: number }).reason;
+        if (reason === 1) {
+          return done({ ok: false, message: `cannot connect to ${to.shown}: ${from.display} refused to forward the connection (administratively prohibited: its sshd may have AllowTcpForwarding off)` });
+        }
+        const why = err.message.replace(/^\(SSH\) Channel open failure: ?/, '') || 'no reason given';
+        done({ ok: false, retry: reason === 2, message: `cannot connect to ${to.shown}: ${from.display} could not connect to ${to.address} port ${to.port} (${why})` });
+      });
+    } catch (e) {
+      done({ ok: false, message: `cannot connect to ${to.shown}: the connection to ${from.display} is closed (${(e as Error).message})` });
+    }
+  });
+}
+
+/**
+ * Through the jump hosts (ProxyJump), as ssh -J does: connects to the first, then each next
+ * hop over a channel the previous one forwards. The last connection closing (by us, or
+ * because a hop below it dropped) ends the jump connections.
+ */
+async function connectVia(target: SshTarget, o: SshOptions): Promise<Attempt> {
+  const route = [...target.jumps, target];
+  const clients: Client[] = [];
+  for (let i = 0; i < route.length; i++) {
+    const hop = route[i] as SshTarget;
+    const prev = clients[i - 1];
+    const from = route[i - 1];
+    const r = await attemptTwice(hop, o, prev && from ? () => forwardTo(prev, from, hop) : undefined);
+    if (!r.ok) {
+      for (const c of clients.reverse()) c.end();
+      return r;
+    }
+    // After ready, errors end in 'close' (see sshConnect).
+    r.client.on('error', () => {});
+    clients.push(r.client);
+  }
+  const client = clients[clients.length - 1] as Client;
+  client.once('close', () => {
+    for (const c of clients) c.end();
+  });
+  return { ok: true, client };
 }
 
 /** Connects (with one retry if the connection itself failed) and authenticates. */
@@ -327,11 +453,7 @@ export async function sshConnect(spec: string | SshTarget, o: SshOptions = {}): 
   } else {
     target = spec;
   }
-  let r = await attempt(target, o);
-  if (!r.ok && r.retry) {
-    await new Promise((res) => setTimeout(res, o.retryDelayMs ?? 2_000));
-    r = await attempt(target, o);
-  }
+  const r = target.jumps.length > 0 ? await connectVia(target, o) : await attemptTwice(target, o);
   if (!r.ok) return { ok: false, message: r.message };
   const client = r.client;
   let closed = false;
