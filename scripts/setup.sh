@@ -3,7 +3,8 @@
 #   bpftrace (the distribution's) and, where that is older than 0.20, bpftrace 0.23 from Debian
 #   trixie unpacked into a private prefix (never installed over the system's libraries);
 #   podman + runc (test containers), golang-go (demo services; grpc for a probes/ test),
-#   wrk (load), tmux, openssh and sudo (SSH test hosts; the helper's sudo rule).
+#   wrk (load), tmux, openssh and sudo (SSH test hosts; the helper's sudo rule), kubectl and
+#   openssl (Kubernetes targets, against a recorded API).
 # Env: TRACE_PREFIX (default /opt/ctrace), SETUP_QUIET=1.
 set -euo pipefail
 
@@ -18,6 +19,10 @@ need_pkgs=()
 for p in bpftrace podman runc golang-go golang-google-grpc-dev wrk tmux openssh-server openssh-client iproute2 uidmap sudo; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_pkgs+=("$p")
 done
+# Kubernetes targets are looked up through kubectl (any package's; Debian's is kubernetes-client);
+# their tests serve the API over HTTPS with a certificate made by openssl.
+command -v kubectl >/dev/null 2>&1 || need_pkgs+=(kubernetes-client)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 
 updated=0
 apt_update() { if [ $updated -eq 0 ]; then log "apt-get update"; $SUDO apt-get update -qq; updated=1; fi; }

@@ -56,12 +56,17 @@ function version(): string {
   }
 }
 
-export async function main(argv: readonly string[], io: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+/** `kubectl ctrace` (bin/kubectl-ctrace.js): the same CLI, in which -l selects Kubernetes pods. */
+export interface CliMode {
+  readonly kubectlPlugin?: boolean;
+}
+
+export async function main(argv: readonly string[], io: Streams = { stdout: process.stdout, stderr: process.stderr, env: process.env }, mode: CliMode = {}): Promise<number> {
   mark('cli loaded');
   let code = 0;
   const program = new Command();
   program
-    .name('trace')
+    .name(mode.kubectlPlugin ? 'kubectl ctrace' : 'trace')
     .description('DTrace for containerized microservices: D-like probes compiled to bpftrace, results as tables.')
     .version(`trace ${version()}`, '-V, --version')
     .argument('[program]', 'a one-liner, or a .d file')
@@ -76,7 +81,7 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     })
     .exitOverride()
     .action(async (first: string | undefined, rest: string[], o: RunFlags) => {
-      const opts = runOptionsFrom(o, first === undefined ? [] : [first, ...rest]);
+      const opts = runOptionsFrom(mode.kubectlPlugin ? { ...o, kube: true } : o, first === undefined ? [] : [first, ...rest]);
       if ('error' in opts) return void ((code = 2), fail(io, opts.error));
       code = await runCommand(opts, io);
     });
@@ -180,7 +185,15 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .option('--known-hosts <file>', 'known_hosts file to check and record keys in (default ~/.ssh/known_hosts)')
     .option('-F, --ssh-config <file>', 'ssh config file (default ~/.ssh/config)')
     .option('--connect-timeout <duration>', 'SSH connection timeout (default 10s)')
-    .action(async (o: { host: string[]; acceptNew: boolean; identity: string[]; knownHosts?: string; sshConfig?: string; connectTimeout?: string }) => {
+    .option('--kube', 'print the helper as a Kubernetes DaemonSet manifest instead (kubectl apply -f -)', false)
+    .option('--image <image>', 'with --kube: the helper image (ctrace, node and bpftrace in it)', `ctrace-helper:${version()}`)
+    .option('-n, --namespace <ns>', 'with --kube: the namespace to run the helper pods in', 'ctrace')
+    .action(async (o: { host: string[]; acceptNew: boolean; identity: string[]; knownHosts?: string; sshConfig?: string; connectTimeout?: string; kube: boolean; image: string; namespace: string }) => {
+      if (o.kube) {
+        if (o.host.length) return void ((code = 2), fail(io, '--kube prints a manifest for kubectl: it cannot be combined with --host'));
+        const { helperManifestCommand } = await import('./commands/helper-manifest.js');
+        return void (code = helperManifestCommand({ image: o.image, namespace: o.namespace, version: version() }, io));
+      }
       const connectTimeoutMs = o.connectTimeout !== undefined ? parseDuration(o.connectTimeout) : null;
       if (connectTimeoutMs === undefined) return void ((code = 2), fail(io, `bad --connect-timeout '${o.connectTimeout}': use a duration like 10s`));
       const { parseHostSpec } = await import('./runner/transport/ssh-config.js');

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { parseDuration } from './output.js';
+import { addKubeOptions, kubeFrom } from './kube-options.js';
 import type { RunOptions } from './run.js';
 
 export type RunFlags = Record<string, string | boolean | string[] | undefined>;
@@ -23,7 +24,7 @@ export function addTargetOptions(cmd: Command): Command {
 }
 
 export function addRunOptions(cmd: Command): Command {
-  return addTargetOptions(cmd)
+  return addKubeOptions(addTargetOptions(cmd))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('-i, --interval <duration>', 'reprint aggregations every interval (e.g. 1s)')
     .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
@@ -61,6 +62,8 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
   if (durationMs === undefined) return { error: `bad --duration '${o.duration}': use a duration like 10s or 2m` };
   const connectTimeoutMs = o.connectTimeout === undefined ? null : parseDuration(String(o.connectTimeout));
   if (connectTimeoutMs === undefined) return { error: `bad --connect-timeout '${o.connectTimeout}': use a duration like 5s` };
+  const kube = kubeFrom(o);
+  if ('error' in kube) return kube;
   const hosts = [...((o.host as string[] | undefined) ?? [])];
   if (typeof o.hosts === 'string') {
     const listed = readHostsFile(o.hosts);
@@ -78,13 +81,15 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
     quiet: o.quiet === true,
     destructive: o.destructive === true,
     targets: {
-      containers: (o.container as string[] | undefined) ?? [],
-      labels: (o.label as string[] | undefined) ?? [],
+      // Kubernetes selectors are resolved to each node's own targets (see run.ts).
+      containers: kube.kube ? [] : ((o.container as string[] | undefined) ?? []),
+      labels: kube.kube ? [] : ((o.label as string[] | undefined) ?? []),
       pids: pidFlags.map(Number),
       runtime: (o.runtime as 'auto' | 'podman' | 'docker' | 'containerd' | undefined) ?? 'auto',
       hostPids: o.hostPids === true,
     },
     hosts,
     ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) },
+    ...(kube.kube ? { kube: kube.kube } : {}),
   };
 }

@@ -14,6 +14,7 @@ import { resolveRequest, type TargetRequest } from '../runner/request.js';
 import type { RunResult } from '../runner/session.js';
 import type { Transport } from '../runner/transport/types.js';
 import type { CompiledProgram } from '../compiler/program.js';
+import type { KubeRequest } from '../runner/targets/kube.js';
 import { fail, printDiagnostics, type Streams } from './output.js';
 import { mark, timed } from '../runner/timing.js';
 
@@ -39,6 +40,8 @@ export interface RunOptions {
   /** --host specs (and --hosts file lines): run through the helper on each, over SSH. */
   readonly hosts?: readonly string[];
   readonly ssh?: RemoteOptions;
+  /** Kubernetes pods: the run goes to their nodes' helpers, each with its own containers. */
+  readonly kube?: KubeRequest;
 }
 
 /** How to reach --host hosts. */
@@ -248,12 +251,20 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
     return 2;
   }
 
+  // Where to run: each --host (named as given), or each Kubernetes node (named by the node) with its own containers.
+  let remotes = [...new Set(opts.hosts ?? [])].map((spec) => ({ label: spec, spec }));
+  let targetsFor: ((label: string) => TargetRequest) | undefined;
+  if (opts.kube) {
+    const placed = await kubeTargets(opts.kube, opts.targets, io);
+    if ('exitCode' in placed) return placed.exitCode;
+    remotes = placed.remotes;
+    targetsFor = placed.targetsFor;
+  }
   const transports: Transport[] = [];
-  if (opts.hosts?.length) {
+  if (remotes.length) {
     const { sshTransport, resolveTarget } = await import('../runner/transport/ssh.js');
-    const specs = [...new Set(opts.hosts)];
     // A malformed host (or its ssh config) is a command-line error, refused before any host is contacted.
-    for (const spec of specs) {
+    for (const { spec } of remotes) {
       const p = resolveTarget(spec, { env: io.env });
       if (!p.ok) {
         fail(io, p.message);
@@ -262,7 +273,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
     }
     // Connected in parallel, each host's helper started as soon as its own connection is up;
     // a host that cannot be reached fails alone, in the fleet's report.
-    for (const spec of specs) transports.push(connecting(spec, sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
+    for (const { label, spec } of remotes) transports.push(connecting(label, sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
   } else transports.push((await import('../runner/transport/local.js')).localTransport());
 
   let compiled: CompiledProgram | null = null;
@@ -288,6 +299,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
       onDiagnostics: (d) => printDiagnostics(d, source, io),
       onHostMessage: (host, m) => fail(io, many ? `${host}: ${m}` : m),
       onCompiled: (c) => (compiled ??= c),
+      ...(targetsFor ? { targetsFor } : {}),
     },
   );
   // bpftrace errors are the same on every host: map the first host's to the user's source.
@@ -296,8 +308,28 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
   return fleet.exitCode;
 }
 
+/**
+ * The pods' containers, asked of the Kubernetes API, as one remote per node (labelled with the
+ * node's name, reached at its mapped host or InternalIP) whose targets are the containers' ids:
+ * a full id names one container whichever runtime the node's helper asks.
+ */
+async function kubeTargets(kube: KubeRequest, base: TargetRequest | undefined, io: Streams): Promise<{ remotes: { label: string; spec: string }[]; targetsFor: (label: string) => TargetRequest } | { exitCode: number }> {
+  const [{ resolveKube }, { kubectlApi }] = await Promise.all([import('../runner/targets/kube.js'), import('../runner/targets/kubectl.js')]);
+  const api = kubectlApi({ ...(kube.kubeconfig !== undefined ? { kubeconfig: kube.kubeconfig } : {}), ...(kube.context !== undefined ? { context: kube.context } : {}), env: io.env });
+  const r = await resolveKube(kube, api);
+  if (!r.ok) {
+    fail(io, r.message);
+    return { exitCode: 1 };
+  }
+  const ids = new Map(r.nodes.map((n) => [n.node, n.placements.map((p) => p.id)]));
+  return {
+    remotes: r.nodes.map((n) => ({ label: n.node, spec: n.host })),
+    targetsFor: (node) => ({ containers: ids.get(node) ?? [], labels: [], pids: [], runtime: base?.runtime ?? 'auto', hostPids: base?.hostPids ?? false }),
+  };
+}
+
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
-  if (opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
+  if (opts.kube || opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
   const p = await prepareRun(opts, io);
   if ('exitCode' in p) return p.exitCode;
   if (opts.emit) {

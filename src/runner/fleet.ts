@@ -9,6 +9,7 @@ import type { RunRequest } from '../helper/protocol.js';
 import type { Diagnostic } from '../lang/diagnostics.js';
 import { merge, type Aggregation } from './aggregate.js';
 import { openRun } from './helper-client.js';
+import type { TargetRequest } from './request.js';
 import { Presenter, type OutStream } from './presenter.js';
 import { runProgram, type RunResult } from './session.js';
 import type { Transport } from './transport/types.js';
@@ -29,6 +30,8 @@ export interface FleetOptions {
   readonly onCompiled?: (program: CompiledProgram) => void;
   /** Called once every host that attached has its probes attached. */
   readonly onAttached?: () => void;
+  /** Each host's own targets, instead of the request's (Kubernetes: each node's containers). */
+  readonly targetsFor?: (label: string) => TargetRequest;
 }
 
 export interface HostOutcome {
@@ -144,7 +147,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   // delays no other.
   const hosts = await Promise.all(
     transports.map(async (t): Promise<HostOutcome> => {
-      const opening = openRun(t, { ...req, host: hostName(t.label) }, { onNotice: (m) => opts.onHostMessage?.(t.label, m) });
+      const opening = openRun(t, { ...req, host: hostName(t.label), ...(opts.targetsFor ? { targets: opts.targetsFor(t.label) } : {}) }, { onNotice: (m) => opts.onHostMessage?.(t.label, m) });
       const got = await Promise.race([opening, stopped]);
       if (got === 'stopped') {
         // Interrupted before this host attached: end its helper whenever it answers.
