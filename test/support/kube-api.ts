@@ -130,9 +130,28 @@ function matches(labels: Record<string, string>, selector: string): boolean {
   });
 }
 
+const resource = (name: string, kind: string, namespaced: boolean, shortNames?: string[]) => ({
+  name,
+  singularName: kind.toLowerCase(),
+  namespaced,
+  kind,
+  verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  ...(shortNames ? { shortNames } : {}),
+});
+
+/** Legacy discovery (what kubectl falls back to when aggregated discovery is not offered): enough to map the kinds used here. */
+const DISCOVERY: Record<string, object> = {
+  '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1:6443' }] },
+  '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }] },
+  '/api/v1': { kind: 'APIResourceList', groupVersion: 'v1', resources: [resource('namespaces', 'Namespace', false, ['ns']), resource('nodes', 'Node', false, ['no']), resource('pods', 'Pod', true, ['po'])] },
+  '/apis/apps/v1': { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'apps/v1', resources: [resource('daemonsets', 'DaemonSet', true, ['ds'])] },
+};
+
 function answer(f: KubeApiFixture, path: string, query: URLSearchParams): { code: number; body: object } {
   // kubectl builds that pick a client version per server ask /version first.
   if (path === '/version') return { code: 200, body: { major: '1', minor: '32', gitVersion: 'v1.32.3', gitCommit: '32cc146f75aad04beaaa245a7157eb35063a9f99', gitTreeState: 'clean', buildDate: '2025-03-11T19:52:21Z', goVersion: 'go1.23.6', compiler: 'gc', platform: 'linux/amd64' } };
+  const discovered = DISCOVERY[path];
+  if (discovered) return { code: 200, body: discovered };
   let m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(path);
   if (m) {
     const p = (f.pods as Meta[]).find((x) => x.metadata.namespace === m![1] && x.metadata.name === m![2]);
