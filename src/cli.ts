@@ -36,6 +36,9 @@ Examples:
   # one program on three hosts over SSH, merged, split by host
   trace -H web1 -H web2 -H db@10.0.0.7:2222 -c checkout 'uprobe:main.handle < @[host] = count() >'
 
+  # every pod labelled app=web in namespace shop, on its node over SSH, split by node
+  trace -l app=web --kube -n shop 'uprobe:main.handle < @[host] = count() >'
+
   # show the bpftrace program instead of running it
   trace --emit bpftrace 'syscall::read:entry { @[pid] = count(); }'
 

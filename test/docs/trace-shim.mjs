@@ -5,7 +5,8 @@
 //   - `trace demo` runs with `--step 1s` and without `--keep` (the test has its own containers).
 //   - `--emit`, `list`, `probes`, `helper`, `--help`, `--version` are left alone.
 //   - `trace helper install` without --host (which installs on this machine) is refused
-//     unless the shell runs inside a test host (DOCS_TEST_HOST, set on `hosts=N` pages).
+//     unless the shell runs inside a test host (DOCS_TEST_HOST, set on `hosts=N` pages), or
+//     with --kube (which only prints a manifest).
 const cap = Number(process.env.DOCS_CAP_S ?? '2');
 const args = process.argv.slice(2);
 
@@ -40,7 +41,7 @@ function capDurations(list) {
   return given;
 }
 
-if (args[0] === 'helper' && args[1] === 'install' && !args.some((a) => a === '--host' || a.startsWith('--host=')) && !process.env.DOCS_TEST_HOST) {
+if (args[0] === 'helper' && args[1] === 'install' && !args.some((a) => a === '--host' || a.startsWith('--host=') || a === '--kube') && !process.env.DOCS_TEST_HOST) {
   process.stderr.write('docs test: `trace helper install` without --host would install on the test machine: run it on a page marked <!-- test: hosts=N --> (see docs/README.md)\n');
   process.exit(1);
 }
