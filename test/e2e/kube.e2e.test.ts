@@ -9,7 +9,7 @@
 // the same node left out.
 
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,14 +153,24 @@ describe('trace -c pod/NAME/CONTAINER --node-map', () => {
 });
 
 describe('kubectl ctrace (the plugin entry point)', () => {
-  it('-l selects pods without --kube', async () => {
+  it('kubectl finds it on PATH and runs it; -l selects pods without --kube', async () => {
     const { execFile } = await import('node:child_process');
     const { ROOT } = await import('../support/trace.js');
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, [join(ROOT, 'bin', 'kubectl-ctrace.js'), '-l', 'app=none', '-n', 'shop', '--kubeconfig', api!.kubeconfig, 'uprobe:main.vote { @ = count(); }'], { env: { ...env, TRACE_DEBUG_TIMING: '' } }, (e, _o, stderr) =>
-        resolve({ code: e ? Number((e as { code?: number }).code) : 0, stderr }),
-      ),
+    const bin = join(scratch, 'plugins');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(join(ROOT, 'bin', 'kubectl-ctrace.js'), join(bin, 'kubectl-ctrace'));
+    const marker = `plugin${randomBytes(3).toString('hex')}`;
+    const args = ['ctrace', '-l', 'app=web', '-n', 'shop', '--kubeconfig', api!.kubeconfig, '-d', '8s', `uprobe:main.vote { @[host] = count(); @m["${marker}"] = count(); }`];
+    const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile('kubectl', args, { env: { ...env, PATH: `${bin}:${process.env.PATH}` } }, (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code) : 0, stdout, stderr })),
     );
-    expect(r).toEqual({ code: 1, stderr: 'trace: no running pod in namespace shop has the label app=none\n' });
+    // Both nodes' bpftrace attached (the run is ours to see: same PID namespace), then load.
+    const deadline = Date.now() + 30_000;
+    while (bpftraceProcesses(marker).length < 2 && Date.now() < deadline) await sleep(100);
+    await sleep(1500);
+    expect(await Promise.all([loadExact(h1, svc.webA, 5), loadExact(h2, svc.webB, 8)])).toEqual([5, 8]);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(table({ ...r, signal: null }, '@')).toEqual({ 'node-a': 5, 'node-b': 8 });
   });
 });
