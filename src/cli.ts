@@ -84,7 +84,8 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     })
     .exitOverride()
     .action(async (first: string | undefined, rest: string[], o: RunFlags) => {
-      const opts = runOptionsFrom(mode.kubectlPlugin ? { ...o, kube: true } : o, first === undefined ? [] : [first, ...rest]);
+      const asKube = mode.kubectlPlugin && ((o.label as string[] | undefined) ?? []).length > 0;
+      const opts = runOptionsFrom(asKube ? { ...o, kube: true } : o, first === undefined ? [] : [first, ...rest]);
       if ('error' in opts) return void ((code = 2), fail(io, opts.error));
       code = await runCommand(opts, io);
     });
