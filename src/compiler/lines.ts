@@ -75,7 +75,7 @@ export function resolveLine(desc: ProbeDesc, line: LineSpec, binary: string, fac
     case 'no-file':
       return fail(Codes.NoSourceFile, `${shown(binary)} was not built from a file ${line.file}`, line.span, found.similar.length ? [`files of that name: ${found.similar.join(', ')}`] : [listHint]);
     case 'ambiguous':
-      return fail(Codes.AmbiguousSourceFile, `${line.file} matches ${found.candidates.length} source files of ${shown(binary)}: ${found.candidates.slice(0, 6).join(', ')}${found.candidates.length > 6 ? ', ...' : ''}`, line.span, [`name more of its path, e.g. ${found.candidates[0]}:${line.line}`]);
+      return fail(Codes.AmbiguousSourceFile, `${line.file} matches ${found.candidates.length} source files of ${shown(binary)}: ${found.candidates.slice(0, 6).join(', ')}${found.candidates.length > 6 ? ', ...' : ''}`, line.span, [`name more of its path, quoted as it holds '/': "${found.candidates[0]}":${line.line}`]);
     case 'no-code':
       return fail(Codes.NoCodeAtLine, `line ${line.line} of ${found.file} has no code to probe`, line.span, [found.near.length ? `the nearest lines with code are ${found.near.join(' and ')}` : listHint]);
     case 'found':

@@ -81,9 +81,9 @@ export function globToRegExp(glob: string): RegExp {
 export function parsePattern(pattern: string | undefined): ParsedPattern {
   const p = (pattern ?? '').trim();
   if (p === '') return { kinds: ALL_KINDS, glob: /^/ };
-  const line = /^(?:(?:uprobe|u):(\/[^:]+):|(?:uprobe|u):)?([^/:*?[][^:*?[]*\.[A-Za-z0-9]+):([\d*?[\]]+)$/.exec(p);
+  const line = /^(?:(?:uprobe|u):(\/[^:]+):|(?:uprobe|u):)?("?)([^/:*?["][^:*?["]*\.[A-Za-z0-9]+)\2:([\d*?[\]]+)$/.exec(p);
   if (line) {
-    const lines = { kinds: new Set<ListedKind>(['line']), glob: globToRegExp(line[3]!), sourceFile: line[2]! };
+    const lines = { kinds: new Set<ListedKind>(['line']), glob: globToRegExp(line[4]!), sourceFile: line[3]! };
     return line[1] !== undefined ? { ...lines, binary: line[1] } : lines;
   }
   const colon = p.indexOf(':');
@@ -148,8 +148,10 @@ export async function listProbes(opts: ListProbesOptions): Promise<ProbeListing>
         if (pat.kinds.has('usdt')) usdt.push(...usdtOf(f, pat.glob, binaryLabel));
         if (pat.sourceFile !== undefined) {
           const got = listSourceLines(f, pat.sourceFile);
+          // A '/' in a probe description starts a predicate: a path suffix is written quoted.
+          const file = pat.sourceFile.includes('/') ? `"${pat.sourceFile}"` : pat.sourceFile;
           if ('error' in got) notes.push(got.error);
-          else for (const n of got.lines) if (pat.glob.test(String(n))) lines.push({ kind: 'line', probe: `uprobe:${prefix}${pat.sourceFile}:${n}`, name: `${got.file}:${n}`, ...(binaryLabel !== undefined ? { binary: binaryLabel } : {}) });
+          else for (const n of got.lines) if (pat.glob.test(String(n))) lines.push({ kind: 'line', probe: `uprobe:${prefix}${file}:${n}`, name: `${got.file}:${n}`, ...(binaryLabel !== undefined ? { binary: binaryLabel } : {}) });
         }
       } finally {
         f.close();
