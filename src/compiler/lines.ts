@@ -81,6 +81,7 @@ export function resolveLine(desc: ProbeDesc, line: LineSpec, binary: string, fac
     case 'found':
       break;
   }
+  if (found.sites.length === 0) return fail(Codes.NoCodeAtLine, `line ${line.line} of ${found.file} has code, but in no function of the symbol table (stripped?)`, line.span);
   const offsets = found.sites.some((s) => s.offset !== 0);
   if (offsets && !facts.bpftrace.uprobeOffsets) {
     const { major, minor, patch } = facts.bpftrace.version;

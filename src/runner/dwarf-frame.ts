@@ -29,14 +29,13 @@ export function cfaAt(frame: Buffer, pc: bigint): CfaRule | undefined {
     }
     if (len === 0) break;
     const end = c.pos + len;
-    const id = is64 ? Number(c.u64()) : c.u32();
-    const isCie = is64 ? id === Number(0xffffffffffffffffn) : id === 0xffffffff;
-    if (!isCie) {
+    const id = is64 ? c.u64() : BigInt(c.u32());
+    if (id !== (is64 ? 0xffffffffffffffffn : 0xffffffffn)) {
       // FDE: CIE pointer, initial location, address range, instructions.
       const start = c.u64();
       const range = c.u64();
       if (pc >= start && pc < start + range) {
-        const cie = readCie(frame, id);
+        const cie = readCie(frame, Number(id));
         if (!cie) return undefined;
         return execute(cie, [cie.instructions, frame.subarray(c.pos, end)], start, pc);
       }

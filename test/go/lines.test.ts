@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { LineLookup } from '../../src/compiler/facts.js';
 import { buildDemo, demoSourceDir, type DemoBinaries } from '../../src/demo/build.js';
 import { ElfFile } from '../../src/runner/elf.js';
+import { cfaAt } from '../../src/runner/dwarf-frame.js';
 import { evaluate, filesMatching, listSourceLines, parseLineSpec, sourceLineFacts } from '../../src/runner/go-lines.js';
 import { tryRun } from './helpers.js';
 
@@ -110,6 +111,31 @@ describe('source lines of a Go binary', () => {
     expect(funcs).toContain('ctrace.dev/demo/internal/svc.IntParam');
     expect(funcs).toContain('main.main.func1');
     expect(r.sites.every((s) => s.inlinedFrom === 'net/url.Values.Get')).toBe(true);
+  });
+});
+
+describe('the frame base', () => {
+  it('is the CFA readelf interprets from .debug_frame, at every row of the handler', () => {
+    const out = tryRun('readelf', ['--debug-dump=frames-interp', demo.paths.frontend]);
+    if (out === undefined) return;
+    const f = ElfFile.open(demo.paths.frontend);
+    if ('error' in f) throw new Error(f.error);
+    try {
+      const sym = f.functionNamed('main.main.func1')!;
+      const fde = out.split('\n\n').find((b) => b.includes(`pc=${sym.value.toString(16).padStart(16, '0')}..`));
+      expect(fde).toBeDefined();
+      const rows = [...fde!.matchAll(/^([0-9a-f]{16}) rsp\+(\d+)/gm)].map((m) => ({ pc: BigInt(`0x${m[1]}`), offset: Number(m[2]) }));
+      expect(rows.length).toBeGreaterThan(2);
+      const frame = f.debugSection('frame')!;
+      rows.forEach((r, i) => {
+        expect(cfaAt(frame, r.pc)).toEqual({ reg: 7, offset: r.offset });
+        // The last byte the row covers.
+        const next = rows[i + 1]?.pc ?? sym.value + BigInt(sym.size);
+        expect(cfaAt(frame, next - 1n)?.offset).toBe(r.offset);
+      });
+    } finally {
+      f.close();
+    }
   });
 });
 
