@@ -71,7 +71,7 @@ export function resolveLine(desc: ProbeDesc, line: LineSpec, binary: string, fac
   if (!found) return fail(Codes.NoSourceFile, `the source lines of ${shown(binary)} are not known, so ${line.spec} cannot be found`, line.span);
   switch (found.kind) {
     case 'no-dwarf':
-      return fail(Codes.NoSourceFile, `${shown(binary)} has no line table to find ${line.spec} in: ${found.why}`, line.span);
+      return fail(Codes.NoSourceFile, `${shown(binary)} has no DWARF line table to find ${line.spec} in: ${found.why}`, line.span);
     case 'no-file':
       return fail(Codes.NoSourceFile, `${shown(binary)} was not built from a file ${line.file}`, line.span, found.similar.length ? [`files of that name: ${found.similar.join(', ')}`] : [listHint]);
     case 'ambiguous':

@@ -3,13 +3,13 @@
 // and locals at that PC, and the failures (no file, no code, ambiguous name).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LineLookup } from '../../src/compiler/facts.js';
 import { buildDemo, demoSourceDir, type DemoBinaries } from '../../src/demo/build.js';
 import { ElfFile } from '../../src/runner/elf.js';
 import { cfaAt } from '../../src/runner/dwarf-frame.js';
 import { evaluate, filesMatching, listSourceLines, parseLineSpec, sourceLineFacts } from '../../src/runner/go-lines.js';
-import { tryRun } from './helpers.js';
+import { buildGofacts, cleanupBuilds, FIXTURE, tryRun } from './helpers.js';
 
 let demo: DemoBinaries;
 beforeAll(async () => {
@@ -111,6 +111,43 @@ describe('source lines of a Go binary', () => {
     expect(funcs).toContain('ctrace.dev/demo/internal/svc.IntParam');
     expect(funcs).toContain('main.main.func1');
     expect(r.sites.every((s) => s.inlinedFrom === 'net/url.Values.Get')).toBe(true);
+  });
+});
+
+describe('the gofacts fixture: parameter types, uncompressed DWARF, no DWARF', () => {
+  afterAll(cleanupBuilds);
+  const mixedLine = () => readFileSync(join(FIXTURE, 'main.go'), 'utf8').split('\n').findIndex((l) => l.includes('if ok && p != nil')) + 1;
+  const at = (bin: string, spec: string): LineLookup => {
+    const f = ElfFile.open(bin);
+    if ('error' in f) throw new Error(f.error);
+    try {
+      return sourceLineFacts(f, [spec])[spec]!;
+    } finally {
+      f.close();
+    }
+  };
+
+  it('types each parameter in registers at the first line of mixed(), and refuses the ones it cannot read', () => {
+    const bin = buildGofacts('lines-plain', ['-ldflags=-compressdwarf=false']);
+    const r = at(bin, `main.go:${mixedLine()}`);
+    expect(r.kind).toBe('found');
+    if (r.kind !== 'found') return;
+    expect(r.sites.map((x) => x.func)).toEqual(['main.mixed']);
+    const v = new Map(r.sites[0]!.vars.map((x) => [x.name, x]));
+    expect(v.get('a')).toMatchObject({ kind: 'int', size: 8, param: true, pieces: [{ reg: 'ax' }] });
+    expect(v.get('s')).toMatchObject({ kind: 'string', pieces: [{ reg: 'bx' }, { reg: 'cx' }] });
+    expect(v.get('ok')).toMatchObject({ kind: 'bool', size: 1 });
+    expect(v.get('u')).toMatchObject({ kind: 'uint', size: 1 });
+    expect(v.get('p')).toMatchObject({ kind: 'pointer', size: 8 });
+    for (const name of ['f', 'sl', 'e', 'st', 'arr']) {
+      expect(v.get(name)!.pieces, name).toBeNull();
+      expect(v.get(name)!.why, name).toMatch(/not one that can be read/);
+    }
+  });
+
+  it('says a binary without DWARF has no line table', () => {
+    const bin = buildGofacts('lines-nodwarf', ['-ldflags=-w']);
+    expect(at(bin, 'main.go:10')).toEqual({ kind: 'no-dwarf', why: 'it was stripped, or built with -ldflags=-w' });
   });
 });
 
