@@ -8,6 +8,7 @@ import type { Span } from '../lang/source.js';
 import { Codes, error, suggest, type Diagnostic } from '../lang/diagnostics.js';
 import type { Facts, LineVar } from './facts.js';
 import type { ProbeResult, ResolvedProbe } from './probes.js';
+import { quoteFunc } from './quote.js';
 
 /** A source line named in a probe: FILE:LINE (FILE with an extension, not a path). */
 export interface LineSpec {
@@ -54,10 +55,6 @@ export function probeLineSpec(desc: ProbeDesc): { line: LineSpec; binaryPart: nu
   return null;
 }
 
-/** bpftrace quoting of a Go function name, as probes.ts does. */
-function quoteFunc(name: string): string {
-  return /^[A-Za-z0-9_.*?[\]!$-]+$/.test(name) ? name : `"${name.replace(/"/g, '\\"')}"`;
-}
 
 const shown = (bin: string) => bin.replace(/^\/proc\/\d+\/root/, '');
 

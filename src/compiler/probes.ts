@@ -8,6 +8,7 @@ import type { ProbeDesc } from '../lang/ast.js';
 import { Codes, error, suggest, warning, type Diagnostic } from '../lang/diagnostics.js';
 import type { Facts, GoParam, LineVar } from './facts.js';
 import { probeLineSpec, resolveLine } from './lines.js';
+import { quoteFunc } from './quote.js';
 import { SYSCALLS_X86_64 } from '../platform/syscalls.js';
 
 /** Where argN, args, retval and errno come from in a probe's context. */
@@ -118,10 +119,6 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Quote a function name for bpftrace when it has characters its lexer would split on. */
-function quoteFunc(name: string): string {
-  return /^[A-Za-z0-9_.*?[\]!$-]+$/.test(name) ? name : `"${name.replace(/"/g, '\\"')}"`;
-}
 
 export function resolveProbe(written: ProbeDesc, facts: Facts, opts: { readonly defaultArgs?: boolean } = {}): ProbeResult {
   const expanded = expandProbeArgs(written, facts.scriptArgs, opts.defaultArgs);
