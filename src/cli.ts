@@ -95,8 +95,8 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
   program.enablePositionalOptions();
   program
     .command('list')
-    .description('list probes: functions and USDT probes of a target (-c/-p), and tracepoints')
-    .argument('[pattern]', "glob: 'main.*', '*handle*', 'tracepoint:sched:*', 'usdt:*'")
+    .description('list probes: functions, source lines and USDT probes of a target (-c/-p), and tracepoints')
+    .argument('[pattern]', "glob: 'main.*', '*handle*', 'tracepoint:sched:*', 'usdt:*'; FILE:LINES lists a source file's lines with code: 'main.go:*'")
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('-c, --container <name>', 'list probes of a container', collect, [] as string[])
     .option('-l, --label <key=value>', 'containers with this label', collect, [] as string[])

@@ -10,6 +10,7 @@ import { AGG_ALIASES, BUILTIN_VARS, FUNCTIONS, INT_TYPES, KNOWN_OPTIONS, TIME_UN
 import type { Facts } from './facts.js';
 import type { AggFunc } from './program.js';
 import { resolveProbe, syscallNumber, syscallNumberFunc, type ResolvedProbe } from './probes.js';
+import { lineVarType } from './lines.js';
 
 export interface AggSymbol {
   readonly name: string;
@@ -201,6 +202,24 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
           return setType(e, 'unknown');
         }
         case 'Member': {
+          if (e.object.kind === 'Ident' && (e.object.name === 'locals' || (e.object.name === 'args' && probes.some((p) => p.args.kind === 'go-line')))) {
+            a.types.set(e.object, 'unknown');
+            const scope = e.object.name;
+            let t: Type = 'unknown';
+            for (const p of probes) {
+              if (p.args.kind !== 'go-line') {
+                diag(error(Codes.NotInContext, `${scope}.${e.property} is only defined in source-line probes, such as uprobe:main.go:75`, e.span));
+                return setType(e, 'unknown');
+              }
+              const r = lineVarType(p.args.vars, p.args.where, scope === 'args', e.property, e.propertySpan);
+              if (r.diagnostic) {
+                diag(r.diagnostic);
+                return setType(e, 'unknown');
+              }
+              t = r.type;
+            }
+            return setType(e, t);
+          }
           if (e.object.kind === 'Ident' && e.object.name === 'args') {
             a.types.set(e.object, 'unknown');
             const goParams = probes.flatMap((p) => (p.args.kind === 'go-regs' && p.args.params ? [p.args.params] : []));
@@ -324,7 +343,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         diag(error(Codes.NotInContext, 'host is not known: the facts this program is compiled with name no host', span));
       }
       if (probes.length === 0) return;
-      if (name === 'goid' && !kinds.every((k) => k === 'go-regs' || k === 'go-return')) {
+      if (name === 'goid' && !kinds.every((k) => k === 'go-regs' || k === 'go-return' || k === 'go-line')) {
         diag(error(Codes.NotInContext, 'goid is only defined in probes on Go functions', span));
       }
       if (name === 'retval' && !kinds.every((k) => k === 'return' || k === 'go-return' || k === 'syscall-return' || k === 'raw-syscall-return')) {
@@ -341,6 +360,7 @@ export function check(program: Program, source: Source, facts: Facts): Analysis 
         const n = Number(argN[1]);
         for (const p of probes) {
           if (p.args.kind === 'none') diag(error(Codes.NotInContext, `${name} has no meaning in ${p.special ?? p.attach.split(':')[0]} probes`, span));
+          if (p.args.kind === 'go-line') diag(error(Codes.NotInContext, `${name} has no meaning in a source-line probe`, span, ['name the variable instead: args.NAME for a parameter, locals.NAME for a local']));
           if ((p.args.kind === 'syscall-entry' || p.args.kind === 'tracepoint') && p.args.fields && n >= p.args.fields.length) {
             diag(error(Codes.NotInContext, `${name} does not exist: ${p.attach.split(':').slice(1).join(':')} has ${p.args.fields.length} argument${p.args.fields.length === 1 ? '' : 's'} (${p.args.fields.join(', ')})`, span));
           }

@@ -1,7 +1,8 @@
 // The compiler, at a glance (pure: no I/O, no process, no clock):
 //
 //   1. parse      src/lang/parse.ts     text -> AST + syntax diagnostics
-//   2. check      checker.ts            AST + facts -> types, symbols, probes (probes.ts), diagnostics
+//   2. check      checker.ts            AST + facts -> types, symbols, probes (probes.ts; source lines:
+//                                       lines.ts), diagnostics
 //   3. lower      lower.ts              D constructs -> bpftrace text through emitter.ts (with a source map)
 //
 // A phase that reports an error stops the phases after it. Facts (facts.ts) are the only

@@ -64,6 +64,47 @@ export interface GoFunctionFacts {
   readonly params?: readonly GoParam[];
 }
 
+/** Where one piece of a variable is at a PC: a register (bpftrace's name) or memory at RSP+sp. */
+export type VarPlace = { readonly reg: string } | { readonly sp: number };
+
+/** A parameter or local variable in scope at a source line's address, from DWARF. */
+export interface LineVar {
+  readonly name: string;
+  /** Go type as written ('int', 'string', '*main.Server', ...). */
+  readonly goType: string;
+  readonly kind: 'int' | 'uint' | 'bool' | 'pointer' | 'string' | 'other';
+  /** Bytes of an int, uint, bool or pointer (1, 2, 4 or 8). */
+  readonly size: number;
+  /** A parameter (args.NAME) rather than a local (locals.NAME). */
+  readonly param: boolean;
+  /** Its pieces there, in order (a string: pointer, then length); null when it cannot be read there. */
+  readonly pieces: readonly VarPlace[] | null;
+  /** Why it cannot be read, when `pieces` is null. */
+  readonly why?: string;
+}
+
+/** One copy of a source line's code: in a function, or inlined into one. */
+export interface LineSite {
+  /** The function symbol holding the code, and the offset of the line's first statement in it. */
+  readonly func: string;
+  readonly offset: number;
+  /** The function whose line this is, when its code was inlined into `func`. */
+  readonly inlinedFrom?: string;
+  /** Parameters and locals in scope there. */
+  readonly vars: readonly LineVar[];
+}
+
+/** What a source line (`main.go:75`, as written) is in a binary, from its DWARF line table. */
+export type LineLookup =
+  | { readonly kind: 'found'; readonly file: string; readonly line: number; readonly sites: readonly LineSite[] }
+  /** No file of the binary ends with the name; `similar`: files of the same base name. */
+  | { readonly kind: 'no-file'; readonly similar: readonly string[] }
+  | { readonly kind: 'ambiguous'; readonly candidates: readonly string[] }
+  /** The file has no statement on that line; `near`: the closest lines that have one. */
+  | { readonly kind: 'no-code'; readonly file: string; readonly near: readonly number[] }
+  /** The binary has no line table (stripped, or built without DWARF). */
+  | { readonly kind: 'no-dwarf'; readonly why: string };
+
 export interface BinaryFacts {
   /** Go toolchain facts, or null for a non-Go binary. */
   readonly go: {
@@ -74,6 +115,8 @@ export interface BinaryFacts {
   } | null;
   /** Facts about the functions the program's probes name (exact names). */
   readonly functions?: Readonly<Record<string, GoFunctionFacts>>;
+  /** The source lines the program's probes name ('main.go:75', as written). */
+  readonly lines?: Readonly<Record<string, LineLookup>>;
 }
 
 export interface Facts {

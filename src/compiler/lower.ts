@@ -19,6 +19,7 @@ import { bpfString, Writer } from './emitter.js';
 import type { Facts } from './facts.js';
 import { MARKER_BPF, type AggregationInfo, type BucketScheme, type KeyInfo, type PrintaFormat, type SourceMap } from './program.js';
 import { syscallNumber, syscallNumberFunc, type ResolvedProbe } from './probes.js';
+import { lineVarExpr } from './lines.js';
 
 export interface LowerOptions {
   /** Reprint the aggregations every N ms (-i); null: only at exit. */
@@ -110,6 +111,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
           return field(f);
         }
         case 'none':
+        case 'go-line':
           return '0';
       }
     };
@@ -119,7 +121,7 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
 
     // Goroutines move between threads while they block: in Go probes, self-> is keyed by the
     // goroutine (its g, which Go keeps in R14), not the thread.
-    const isGo = probe?.args.kind === 'go-regs' || probe?.args.kind === 'go-return';
+    const isGo = probe?.args.kind === 'go-regs' || probe?.args.kind === 'go-return' || probe?.args.kind === 'go-line';
     const selfKey = () => (isGo ? 'reg("r14")' : 'tid');
     const goidOffset = () => (probe?.binary ? facts.binaries?.[probe.binary]?.go?.goidOffset : null) ?? 152;
 
@@ -291,6 +293,13 @@ export function lower(analysis: Analysis, source: Source, facts: Facts, opts: Lo
             keys(e.index);
             return;
           case 'Member':
+            if (e.object.kind === 'Ident' && (e.object.name === 'args' || e.object.name === 'locals') && probe?.args.kind === 'go-line') {
+              const param = e.object.name === 'args';
+              const v = probe.args.vars.find((x) => x.param === param && x.name === e.property);
+              // The checker has reported a variable that cannot be read.
+              w.write(v?.pieces ? lineVarExpr(v) : '0');
+              return;
+            }
             if (e.object.kind === 'Ident' && e.object.name === 'args') {
               const gp = probe?.args.kind === 'go-regs' ? probe.args.params?.find((p) => p.name === e.property) : undefined;
               // bpftrace's str(p, n) keeps n-1 bytes (room for the NUL): a Go string of length

@@ -6,7 +6,9 @@
 
 import type { ProbeDesc } from '../lang/ast.js';
 import { Codes, error, suggest, warning, type Diagnostic } from '../lang/diagnostics.js';
-import type { Facts, GoParam } from './facts.js';
+import type { Facts, GoParam, LineVar } from './facts.js';
+import { probeLineSpec, resolveLine } from './lines.js';
+import { quoteFunc } from './quote.js';
 import { SYSCALLS_X86_64 } from '../platform/syscalls.js';
 
 /** Where argN, args, retval and errno come from in a probe's context. */
@@ -21,6 +23,8 @@ export type ArgSource =
    */
   | { readonly kind: 'go-return'; readonly dtraceStyle: boolean }
   | { readonly kind: 'return'; readonly dtraceStyle: boolean }
+  /** At a Go source line: the parameters and locals in scope there (lines.ts). */
+  | { readonly kind: 'go-line'; readonly where: string; readonly vars: readonly LineVar[] }
   | { readonly kind: 'tracepoint'; readonly fields: readonly string[] | null }
   | { readonly kind: 'syscall-entry'; readonly fields: readonly string[] | null }
   | { readonly kind: 'syscall-return' }
@@ -115,10 +119,6 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Quote a function name for bpftrace when it has characters its lexer would split on. */
-function quoteFunc(name: string): string {
-  return /^[A-Za-z0-9_.*?[\]!$-]+$/.test(name) ? name : `"${name.replace(/"/g, '\\"')}"`;
-}
 
 export function resolveProbe(written: ProbeDesc, facts: Facts, opts: { readonly defaultArgs?: boolean } = {}): ProbeResult {
   const expanded = expandProbeArgs(written, facts.scriptArgs, opts.defaultArgs);
@@ -309,6 +309,7 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
     exe = facts.target && facts.target.pid === pid ? facts.target.exe : `/proc/${pid}/exe`;
   }
   if (fn === '') return fail(Codes.BadProbeName, `name the function: pid${which}::FUNCTION:entry`);
+  const lineSpec = probeLineSpec(desc);
   let binary = exe;
   if (mod !== '' && mod !== 'a.out') {
     const lib = facts.target?.modules[mod] ?? (mod.startsWith('/') ? (facts.target?.paths[mod] ?? mod) : undefined);
@@ -318,6 +319,7 @@ function resolvePid(desc: ProbeDesc, parts: string[], which: string, facts: Fact
     binary = lib;
   }
   const filter = `pid == ${pid}`;
+  if (lineSpec) return resolveLine(desc, lineSpec.line, binary, facts, { special: null, provider: 'pid', module: mod === '' ? 'a.out' : mod, filter, dynamicFunc: null });
   const common = { special: null, provider: 'pid', module: mod === '' ? 'a.out' : mod, binary, filter } as const;
   const wild = isWildPart(desc, 2);
   const funcInfo = { func: wild ? null : fn, dynamicFunc: wild ? { expr: 'func', transform: 'none' as const } : null };
@@ -396,6 +398,18 @@ function hostPath(path: string, facts: Facts): string | undefined {
 }
 
 function resolveUprobe(desc: ProbeDesc, parts: string[], which: 'entry' | 'return', _dtrace: boolean, facts: Facts): ProbeResult {
+  const lineSpec = which === 'entry' ? probeLineSpec(desc) : null;
+  if (lineSpec) {
+    let bin: string;
+    if (lineSpec.binaryPart !== null) {
+      const path = parts[lineSpec.binaryPart]!;
+      const host = hostPath(path, facts);
+      if (host === undefined) return { probe: null, diagnostics: [error(Codes.UnknownModule, `${path} does not exist in the target`, desc.parts[lineSpec.binaryPart]?.span ?? desc.span)] };
+      bin = host;
+    } else if (facts.target) bin = facts.target.exe;
+    else return { probe: null, diagnostics: [error(Codes.NeedsTarget, `${desc.text} names no binary: write uprobe:/path/to/binary:${lineSpec.line.spec}, or trace a container with -c NAME or a process with -p PID`, desc.span)] };
+    return resolveLine(desc, lineSpec.line, bin, facts, { special: null, provider: 'uprobe', module: bin.split('/').pop() ?? bin, filter: null, dynamicFunc: null });
+  }
   let bin: string;
   let fn: string;
   let binSpan = desc.span;
@@ -525,6 +539,31 @@ export function pathsNeeded(descs: Iterable<ProbeDesc>, scriptArgs: readonly str
     if (/^pid(\$target|\d+)$/.test(head) && parts[1]?.startsWith('/')) out.add(parts[1]);
   }
   return [...out];
+}
+
+/** Host path of the binary a source-line probe names (its binary part, else the target's). */
+function lineBinary(desc: ProbeDesc, binaryPart: number | null, facts: Facts): string | undefined {
+  const head = desc.parts[0]?.value ?? '';
+  const pid = /^pid(\$target|\d+)$/.exec(head);
+  if (binaryPart !== null) {
+    const name = desc.parts[binaryPart]!.value;
+    return pid && !name.startsWith('/') ? facts.target?.modules[name] : hostPath(name, facts);
+  }
+  if (pid && pid[1] !== '$target') return facts.target && facts.target.pid === Number(pid[1]) ? facts.target.exe : `/proc/${pid[1]}/exe`;
+  return facts.target?.exe;
+}
+
+/** Source lines the probes name ('main.go:75', as written), by the host path of their binary. */
+export function probeLines(descs: Iterable<ProbeDesc>, facts: Facts): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const d of descs) {
+    const spec = probeLineSpec(d);
+    if (!spec) continue;
+    const bin = lineBinary(d, spec.binaryPart, facts);
+    if (!bin) continue;
+    out.set(bin, (out.get(bin) ?? new Set()).add(spec.line.spec));
+  }
+  return out;
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import { compileAst } from '../compiler/compile.js';
 import { REFERENCE_FACTS, type BinaryFacts, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
-import { expandProbeArgs, pathsNeeded, probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
+import { expandProbeArgs, pathsNeeded, probeFunctions, probeLines, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import type { Program, ProbeDesc } from '../lang/ast.js';
 import type { Diagnostic } from '../lang/diagnostics.js';
@@ -65,7 +65,7 @@ export function bpftraceFacts(info: BpftraceInfo): BpftraceFacts {
 }
 
 /** The modules whose code decides a binary's facts: a new build of them invalidates cached facts. */
-const FACTS_CODE = ['../runner/go', '../runner/elf', '../runner/dwarf', './prepare'];
+const FACTS_CODE = ['../runner/go', '../runner/go-lines', '../runner/elf', '../runner/dwarf', '../runner/dwarf-lines', '../runner/dwarf-frame', './prepare'];
 let codeStamp: string | undefined;
 function factsCodeStamp(): string {
   if (codeStamp === undefined) {
@@ -85,10 +85,10 @@ function factsCodeStamp(): string {
 }
 
 /** One binary's facts, from the on-disk cache when the binary (device, inode, size, times) and the request are the same. */
-async function oneBinaryFacts(bin: string, fns: { all: Set<string>; returns: Set<string> }, uprobeOffsets: boolean): Promise<BinaryFacts | null> {
+async function oneBinaryFacts(bin: string, fns: { all: Set<string>; returns: Set<string> }, uprobeOffsets: boolean, lines: readonly string[]): Promise<BinaryFacts | null> {
   const decode = [...(uprobeOffsets ? fns.all : fns.returns)].sort();
   const stamp = fileStamp(bin);
-  const key = stamp === null ? null : JSON.stringify({ bin, stamp, all: [...fns.all].sort(), decode, code: factsCodeStamp() });
+  const key = stamp === null ? null : JSON.stringify({ bin, stamp, all: [...fns.all].sort(), decode, lines, code: factsCodeStamp() });
   if (key !== null) {
     const hit = cacheGet<BinaryFacts>('go-facts', key);
     if (hit && typeof hit === 'object' && 'go' in hit) return hit;
@@ -100,7 +100,7 @@ async function oneBinaryFacts(bin: string, fns: { all: Set<string>; returns: Set
   else {
     // Decoded: functions with return probes (their RETs), and with bpftrace able to attach
     // at offsets, those with entry probes too (to enter past Go's stack-check prologue).
-    const facts = await goBinaryFacts(bin, [...fns.all], { decode });
+    const facts = await goBinaryFacts(bin, [...fns.all], { decode, lines });
     out = 'error' in facts ? { go: info.go } : facts;
   }
   // Stored only when the binary did not change while it was read.
@@ -112,9 +112,17 @@ async function oneBinaryFacts(bin: string, fns: { all: Set<string>; returns: Set
  * Go binaries get Go's ABI for arguments, goroutine-keyed self->, and RET-site return probes.
  * Each binary's facts are cached on disk (see cache.ts), keyed by the file and the request.
  */
-export async function binaryFacts(wanted: Map<string, { all: Set<string>; returns: Set<string> }>, uprobeOffsets: boolean): Promise<Record<string, BinaryFacts>> {
+export async function binaryFacts(
+  wanted: Map<string, { all: Set<string>; returns: Set<string> }>,
+  uprobeOffsets: boolean,
+  lines: Map<string, Set<string>> = new Map(),
+): Promise<Record<string, BinaryFacts>> {
   const out: Record<string, BinaryFacts> = {};
-  const all = await Promise.all([...wanted].map(async ([bin, fns]) => [bin, await oneBinaryFacts(bin, fns, uprobeOffsets)] as const));
+  const bins = new Set([...wanted.keys(), ...lines.keys()]);
+  const none = { all: new Set<string>(), returns: new Set<string>() };
+  const all = await Promise.all(
+    [...bins].map(async (bin) => [bin, await oneBinaryFacts(bin, wanted.get(bin) ?? none, uprobeOffsets, [...(lines.get(bin) ?? [])].sort())] as const),
+  );
   for (const [bin, facts] of all) if (facts !== null) out[bin] = facts;
   return out;
 }
@@ -166,7 +174,7 @@ export async function compileFor(req: CompileRequest): Promise<CompileResult> {
   const facts = {
     ...gathered.facts,
     ...(req.host !== undefined ? { host: req.host } : {}),
-    binaries: await timed('binary facts', () => binaryFacts(probeFunctions(descs, gathered.facts), bpf.uprobeOffsets)),
+    binaries: await timed('binary facts', () => binaryFacts(probeFunctions(descs, gathered.facts), bpf.uprobeOffsets, probeLines(descs, gathered.facts))),
   };
   const compiled = compileAst(req.program, req.source, facts, { intervalMs: req.intervalMs, quiet: req.quiet }, [...req.parseDiagnostics]);
   if (!compiled.program) return { ok: false, diagnostics: compiled.diagnostics };

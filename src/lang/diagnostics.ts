@@ -49,6 +49,7 @@ export const Codes = {
   NotInContext: 'CT2015',
   ScriptArgMissing: 'CT2016',
   Unsupported: 'CT2017',
+  VariableUnreadable: 'CT2018',
   // probes and target facts
   UnknownProvider: 'CT3001',
   ProbeTypeUnavailable: 'CT3002',
@@ -57,6 +58,9 @@ export const Codes = {
   UnknownSyscall: 'CT3005',
   UnknownModule: 'CT3006',
   GoReturnProbeUnsupported: 'CT3007',
+  NoSourceFile: 'CT3008',
+  NoCodeAtLine: 'CT3009',
+  AmbiguousSourceFile: 'CT3010',
   // bpftrace
   BpftraceError: 'CT4001',
   BpftraceWarning: 'CT4002',

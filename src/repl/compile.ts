@@ -8,7 +8,7 @@
 
 import { compileAst } from '../compiler/compile.js';
 import type { BpftraceFacts, Facts } from '../compiler/facts.js';
-import { probeFunctions, tracepointsNeeded } from '../compiler/probes.js';
+import { probeFunctions, probeLines, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';
 import { Codes, error, hasErrors, suggest, type Diagnostic } from '../lang/diagnostics.js';
 import type { ProbeDesc } from '../lang/ast.js';
@@ -84,7 +84,7 @@ export async function compileProgram(ctx: CompileContext, source: Source, interv
     ...(target ? { target } : {}),
   });
   if (!gathered.ok) return { ok: false, diagnostics: [], message: gathered.message };
-  const facts: Facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts), ctx.bpf.uprobeOffsets) };
+  const facts: Facts = { ...gathered.facts, binaries: await binaryFacts(probeFunctions(descs, gathered.facts), ctx.bpf.uprobeOffsets, probeLines(descs, gathered.facts)) };
   const compiled = compileAst(parsed.program, source, facts, { intervalMs, quiet: false }, parsed.diagnostics);
   if (!compiled.program) return { ok: false, diagnostics: compiled.diagnostics };
   const main = ctx.targets[0];

@@ -96,7 +96,7 @@ export interface DwarfSections {
   readonly strOffsets?: Buffer | undefined;
 }
 
-class Cursor {
+export class Cursor {
   constructor(
     readonly buf: Buffer,
     public pos: number,

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type { BinaryFacts, GoFunctionFacts, GoParam } from '../compiler/facts.js';
 import { DW_AT, DW_ATE, DW_TAG, DwarfReader, attrFlag, attrNumber, attrRef, attrString, memberOffset, type Die, type Unit } from './dwarf.js';
 import { ElfFile, type ElfSymbol } from './elf.js';
+import { sourceLineFacts } from './go-lines.js';
 
 type Iced = typeof import('iced-x86');
 
@@ -29,6 +30,8 @@ export interface GoFactsOptions {
    * name here and the decoder is never loaded.
    */
   readonly decode?: readonly string[];
+  /** Source lines ('main.go:75') whose addresses and variables are wanted (go-lines.ts). */
+  readonly lines?: readonly string[];
 }
 
 /** Integer registers of Go's amd64 register ABI, in assignment order. */
@@ -83,7 +86,8 @@ export async function goBinaryFacts(path: string, functionNames: readonly string
       const params = fromDwarf?.params.get(name);
       functions[name] = params ? { ...code, params } : code;
     }
-    return { go: { version: go.version, regabi: go.regabi, goidOffset }, functions };
+    const lines = opts.lines?.length ? { lines: sourceLineFacts(f, opts.lines) } : {};
+    return { go: { version: go.version, regabi: go.regabi, goidOffset }, functions, ...lines };
   } catch (e) {
     return { error: `cannot read ${path}: ${(e as Error).message}` };
   } finally {

@@ -1,14 +1,15 @@
 // `trace list`: the probes a user can name, as they would type them: the main binary's
-// functions (uprobe:main.handle), USDT probes from .note.stapsdt (usdt:provider:name) of the
+// functions (uprobe:main.handle), the source lines of one of its files (uprobe:main.go:75), USDT probes from .note.stapsdt (usdt:provider:name) of the
 // binary and, for a running process, of the libraries it maps, and the kernel's tracepoints
 // (tracepoint:sched:sched_switch), filtered by a glob.
 
 import { readFileSync, statSync } from 'node:fs';
 import { ElfFile } from './elf.js';
+import { listSourceLines } from './go-lines.js';
 import { TRACEFS } from './gather-facts.js';
 import { resolveInRoot } from './targets/paths.js';
 
-export type ListedKind = 'uprobe' | 'usdt' | 'tracepoint';
+export type ListedKind = 'uprobe' | 'usdt' | 'tracepoint' | 'line';
 
 export interface ListedProbe {
   readonly kind: ListedKind;
@@ -21,7 +22,7 @@ export interface ListedProbe {
 }
 
 export interface ProbeListing {
-  /** Functions (sorted), then USDT probes, then tracepoints. */
+  /** Source lines (in order), functions (sorted), then USDT probes, then tracepoints. */
   readonly probes: ListedProbe[];
   /** Why a kind could not be listed (no target for functions, tracefs missing...): one sentence each. */
   readonly notes: string[];
@@ -48,6 +49,8 @@ interface ParsedPattern {
   readonly glob: RegExp;
   /** A binary named in the pattern (uprobe:/bin:fn, usdt:/bin:p:n). */
   readonly binary?: string;
+  /** FILE:LINES (main.go:*, main.go:7?): the source lines of FILE that have code; `glob` matches the line number. */
+  readonly sourceFile?: string;
 }
 
 const ALL_KINDS: ReadonlySet<ListedKind> = new Set(['uprobe', 'usdt', 'tracepoint']);
@@ -78,6 +81,11 @@ export function globToRegExp(glob: string): RegExp {
 export function parsePattern(pattern: string | undefined): ParsedPattern {
   const p = (pattern ?? '').trim();
   if (p === '') return { kinds: ALL_KINDS, glob: /^/ };
+  const line = /^(?:(?:uprobe|u):(\/[^:]+):|(?:uprobe|u):)?("?)([^/:*?["][^:*?["]*\.[A-Za-z0-9]+)\2:([\d*?[\]]+)$/.exec(p);
+  if (line) {
+    const lines = { kinds: new Set<ListedKind>(['line']), glob: globToRegExp(line[4]!), sourceFile: line[3]! };
+    return line[1] !== undefined ? { ...lines, binary: line[1] } : lines;
+  }
   const colon = p.indexOf(':');
   const kind = colon > 0 ? KIND_PREFIXES[p.slice(0, colon)] : undefined;
   if (!kind) return { kinds: ALL_KINDS, glob: globToRegExp(p) };
@@ -104,6 +112,7 @@ export async function listProbes(opts: ListProbesOptions): Promise<ProbeListing>
   const pat = parsePattern(opts.pattern);
   const notes: string[] = [];
   const fns: ListedProbe[] = [];
+  const lines: ListedProbe[] = [];
   const usdt: ListedProbe[] = [];
   const tps: ListedProbe[] = [];
   const root = opts.hostPid !== undefined ? `/proc/${opts.hostPid}/root` : undefined;
@@ -120,7 +129,7 @@ export async function listProbes(opts: ListProbesOptions): Promise<ProbeListing>
     } else exeHost = pat.binary;
   }
 
-  if (exeHost && (pat.kinds.has('uprobe') || pat.kinds.has('usdt'))) {
+  if (exeHost && (pat.kinds.has('uprobe') || pat.kinds.has('usdt') || pat.kinds.has('line'))) {
     const f = ElfFile.open(exeHost);
     if ('error' in f) notes.push(f.error);
     else {
@@ -137,13 +146,21 @@ export async function listProbes(opts: ListProbesOptions): Promise<ProbeListing>
           if (f.functions().length === 0) notes.push(`${binaryLabel ?? 'the target executable'} has no symbol table (stripped): its functions cannot be listed or probed by name`);
         }
         if (pat.kinds.has('usdt')) usdt.push(...usdtOf(f, pat.glob, binaryLabel));
+        if (pat.sourceFile !== undefined) {
+          const got = listSourceLines(f, pat.sourceFile);
+          // A '/' in a probe description starts a predicate: a path suffix is written quoted.
+          const file = pat.sourceFile.includes('/') ? `"${pat.sourceFile}"` : pat.sourceFile;
+          if ('error' in got) notes.push(got.error);
+          else for (const n of got.lines) if (pat.glob.test(String(n))) lines.push({ kind: 'line', probe: `uprobe:${prefix}${file}:${n}`, name: `${got.file}:${n}`, ...(binaryLabel !== undefined ? { binary: binaryLabel } : {}) });
+        }
       } finally {
         f.close();
       }
     }
   } else if (!exeHost && pat.kinds.size === 1 && !pat.kinds.has('tracepoint')) {
-    const k = pat.kinds.has('uprobe') ? 'uprobe' : 'usdt';
-    notes.push(`${k === 'uprobe' ? 'functions' : 'USDT probes'} are listed for a target (-c NAME or -p PID) or a binary: trace list "${k}:/path/to/binary:PATTERN"`);
+    const k = pat.kinds.has('usdt') ? 'usdt' : 'uprobe';
+    const what = pat.kinds.has('line') ? 'source lines' : k === 'uprobe' ? 'functions' : 'USDT probes';
+    notes.push(`${what} are listed for a target (-c NAME or -p PID) or a binary: trace list "${k}:/path/to/binary:${pat.sourceFile !== undefined ? `${pat.sourceFile}:*` : 'PATTERN'}"`);
   }
 
   // Libraries a running target maps: their USDT probes, named with their container path.
@@ -171,7 +188,7 @@ export async function listProbes(opts: ListProbesOptions): Promise<ProbeListing>
   }
 
   const byName = (a: ListedProbe, b: ListedProbe) => (a.probe < b.probe ? -1 : a.probe > b.probe ? 1 : 0);
-  return { probes: [...fns.sort(byName), ...dedupe(usdt).sort(byName), ...tps.sort(byName)], notes };
+  return { probes: [...lines, ...fns.sort(byName), ...dedupe(usdt).sort(byName), ...tps.sort(byName)], notes };
 }
 
 function usdtOf(f: ElfFile, glob: RegExp, binary: string | undefined): ListedProbe[] {

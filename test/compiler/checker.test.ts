@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compiler/compile.js';
 import { REFERENCE_FACTS, type Facts } from '../../src/compiler/facts.js';
-import { expandProbeArgs, resolveProbe } from '../../src/compiler/probes.js';
+import { expandProbeArgs, probeLines, resolveProbe } from '../../src/compiler/probes.js';
 import { widenFormat } from '../../src/compiler/lower.js';
 import { BUILTIN_VARS } from '../../src/compiler/builtins.js';
 import { parse } from '../../src/lang/parse.js';
@@ -146,5 +146,37 @@ describe('printf formats', () => {
 
   it('keeps them for arguments cast to 32 bits or fewer', () => {
     expect(widenFormat('%d %x %d', [e('(int)1'), e('(unsigned short)2'), e('(long)3')])).toBe('%d %x %lld');
+  });
+});
+
+describe('source-line probes', () => {
+  const go = { target: GO_TARGET, binaries: GO_BINARIES };
+  const descsOf = (text: string) => parse(new Source('t.d', text)).program.items.flatMap((i) => (i.kind === 'Clause' ? i.probes : []));
+
+  it('asks the runner for each line, by the binary it is in', () => {
+    const descs = descsOf('uprobe:main.go:75, pid$target::"frontend/main.go":75: { } uprobe:main.handle { } uprobe:/app/x:a.go:3 { }');
+    const want = probeLines(descs, { ...base, ...go, target: { ...GO_TARGET, paths: { '/app/x': '/proc/4242/root/app/x' } } });
+    expect([...want].map(([bin, specs]) => [bin, [...specs]])).toEqual([
+      [GO_TARGET.exe, ['main.go:75', 'frontend/main.go:75']],
+      ['/proc/4242/root/app/x', ['a.go:3']],
+    ]);
+  });
+
+  it('is a source line only with a file name and a line number', () => {
+    const r = run('uprobe:main.handle+4 { @ = count(); }', go);
+    expect(r.errors).toEqual([]);
+    expect(r.text).toContain('main.handle+4');
+  });
+
+  it('reads locals and parameters by name, and refuses them elsewhere', () => {
+    expect(run('uprobe:main.go:75 { @[locals.voter, args.r] = count(); }', go).errors).toEqual([]);
+    expect(run('uprobe:main.handle { @[locals.n] = count(); }', go).errors).toEqual([
+      { code: 'CT2015', at: 'locals.n', message: 'locals.n is only defined in source-line probes, such as uprobe:main.go:75' },
+    ]);
+  });
+
+  it('needs the line facts of the binary, and a target or binary', () => {
+    expect(run('uprobe:main.go:75 { @ = count(); }', { target: GO_TARGET }).errors.map((e) => e.code)).toEqual(['CT3008']);
+    expect(run('uprobe:main.go:75 { @ = count(); }').errors.map((e) => e.code)).toEqual(['CT3003']);
   });
 });

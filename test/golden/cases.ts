@@ -47,6 +47,40 @@ export const GO_BINARIES = {
         ],
       },
     },
+    // Source lines as the runner's DWARF reader gives them (see test/go/lines.test.ts for the real ones).
+    lines: {
+      'main.go:75': {
+        kind: 'found' as const,
+        file: 'ctrace.dev/demo/services/frontend/main.go',
+        line: 75,
+        sites: [
+          {
+            func: 'main.main.func1',
+            offset: 328,
+            vars: [
+              { name: 'r', goType: '*net/http.Request', kind: 'pointer' as const, size: 8, param: true, pieces: [{ sp: 216 }] },
+              { name: 'n', goType: 'int', kind: 'int' as const, size: 8, param: false, pieces: [{ sp: 80 }] },
+              { name: 'early', goType: 'bool', kind: 'bool' as const, size: 1, param: false, pieces: [{ reg: 'cx' }] },
+              { name: 'voter', goType: 'string', kind: 'string' as const, size: 16, param: false, pieces: [{ sp: 96 }, { sp: 64 }] },
+              { name: 'status', goType: 'int', kind: 'int' as const, size: 8, param: false, pieces: null, why: 'DWARF gives it no location at this address (optimized out, or not yet set)' },
+            ],
+          },
+        ],
+      },
+      // One line inlined into two functions: the same parameter in different places.
+      'url.go:886': {
+        kind: 'found' as const,
+        file: 'net/url/url.go',
+        line: 886,
+        sites: [
+          { func: 'ctrace.dev/demo/internal/svc.IntParam', offset: 80, inlinedFrom: 'net/url.Values.Get', vars: [{ name: 'v', goType: 'net/url.Values', kind: 'pointer' as const, size: 8, param: true, pieces: [{ reg: 'ax' }] }, { name: 'key', goType: 'string', kind: 'string' as const, size: 16, param: true, pieces: [{ sp: 152 }, { sp: 160 }] }] },
+          { func: 'main.main.func1', offset: 137, inlinedFrom: 'net/url.Values.Get', vars: [{ name: 'v', goType: 'net/url.Values', kind: 'pointer' as const, size: 8, param: true, pieces: [{ reg: 'ax' }] }, { name: 'key', goType: 'string', kind: 'string' as const, size: 16, param: true, pieces: [{ reg: 'bx' }, { reg: 'cx' }] }] },
+        ],
+      },
+      'main.go:72': { kind: 'no-code' as const, file: 'ctrace.dev/demo/services/frontend/main.go', near: [69, 73] },
+      'nope.go:3': { kind: 'no-file' as const, similar: [] },
+      'errors.go:10': { kind: 'ambiguous' as const, candidates: ['errors/errors.go', 'internal/poll/errors.go', 'net/http/internal/errors.go'] },
+    },
   },
 };
 

@@ -68,7 +68,14 @@ func main() {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return http.StatusBadRequest
 		}
+		// voter and early are optional and only echoed back: with n they give the source-line
+		// probe on the next line an int, a string and a bool local whose values the request sets.
+		q := r.URL.Query()
+		voter, early := q.Get("voter"), q.Get("early") == "1"
 		status := handle(n)
+		if early && voter != "" {
+			w.Header().Set("X-Voter", voter)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "{\"n\":%d,\"status\":%d}\n", n, status)
