@@ -115,18 +115,18 @@ export class CtrClient implements RuntimeClient {
     return `containerd is not running (no socket at ${this.address()})`;
   }
 
-  private async ctr(namespace: string | null, args: string[]): Promise<{ ok: true; stdout: string } | { ok: false; answer: RuntimeAnswer<never>; stderr: string }> {
+  private async ctr(namespace: string | null, args: string[]): Promise<{ ok: true; stdout: string } | { ok: false; answer: RuntimeAnswer<never> }> {
     const bin = this.program();
-    if (!bin || !existsSync(this.address())) return { ok: false, answer: { status: 'unavailable', reason: this.whyNotInstalled() }, stderr: '' };
+    if (!bin || !existsSync(this.address())) return { ok: false, answer: { status: 'unavailable', reason: this.whyNotInstalled() } };
     const global = ['--connect-timeout', '2s', ...(namespace ? ['--namespace', namespace] : [])];
     const r = await runCli(bin, [...global, ...args], { env: this.env, timeoutMs: CTR_TIMEOUT_MS });
-    if (r.spawnError) return { ok: false, answer: { status: 'unavailable', reason: `ctr could not be started (${r.spawnError})` }, stderr: '' };
-    if (r.timedOut) return { ok: false, answer: { status: 'unavailable', reason: `ctr did not answer within ${CTR_TIMEOUT_MS / 1000} s` }, stderr: '' };
+    if (r.spawnError) return { ok: false, answer: { status: 'unavailable', reason: `ctr could not be started (${r.spawnError})` } };
+    if (r.timedOut) return { ok: false, answer: { status: 'unavailable', reason: `ctr did not answer within ${CTR_TIMEOUT_MS / 1000} s` } };
     if (r.exitCode !== 0) {
       const line = firstErrorLine(r.stderr.replace(/^ctr: /, '')) || `exit code ${r.exitCode}`;
       const unreachable = /failed to dial|connection refused|permission denied|no such file/i.test(r.stderr);
       const answer: RuntimeAnswer<never> = unreachable ? { status: 'unavailable', reason: line } : { status: 'error', message: `ctr ${args.slice(0, 2).join(' ')} failed: ${line}` };
-      return { ok: false, answer, stderr: r.stderr };
+      return { ok: false, answer };
     }
     return { ok: true, stdout: r.stdout };
   }
