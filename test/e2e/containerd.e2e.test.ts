@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo, type DemoBinaries } from '../../src/demo/build.js';
 import { runLoadgen, type LoadOptions } from '../../src/demo/stack.js';
 import { resolveContainerdId } from '../../src/runner/targets/index.js';
-import { startContainerd, type CtrContainer, type PrivateContainerd } from '../support/containerd.js';
+import { PAUSE_IMAGE, startContainerd, type CtrContainer, type PrivateContainerd } from '../support/containerd.js';
 import { parseTables, runTrace, traceWhile, type TraceRun } from '../support/trace.js';
 
 const RUN = randomBytes(4).toString('hex');
@@ -27,8 +27,10 @@ let a: CtrContainer;
 let b: CtrContainer;
 /** Same image, no name label: known by its id. */
 let c: CtrContainer;
-/** In the CRI namespace with the labels the CRI plugin sets. */
+/** A Kubernetes-style pod's container, made through the CRI socket with kubelet's labels. */
 let k: CtrContainer;
+/** A pod made through the CRI socket without kubelet's labels (as crictl makes one): its name is in its CRI metadata only. */
+let bare: CtrContainer;
 /** Its task killed and deleted, the container kept. */
 let stopped: CtrContainer;
 let env: NodeJS.ProcessEnv;
@@ -36,19 +38,18 @@ let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   [bins, cd] = await Promise.all([buildDemo(), startContainerd()]);
   env = { DOCKER_HOST: `unix://${tmp}/no-docker.sock`, ...cd.env };
-  await Promise.all([cd.importDemoImage(bins, 'emoji', IMAGE, 'default'), cd.importDemoImage(bins, 'emoji', IMAGE, 'k8s.io')]);
+  await Promise.all([
+    cd.importDemoImage(bins, 'emoji', IMAGE, 'default'),
+    cd.importDemoImage(bins, 'emoji', IMAGE, 'k8s.io'),
+    cd.importDemoImage(bins, 'emoji', PAUSE_IMAGE, 'k8s.io', ['/app/emoji', '-name', 'pause', '-port', '0']),
+  ]);
   const named = (n: string) => ({ 'nerdctl/name': `ctrace-test-${n}-${RUN}`, 'ctrace.test': RUN });
-  [a, b, c, k, stopped] = await Promise.all([
+  [a, b, c, k, bare, stopped] = await Promise.all([
     cd.run({ namespace: 'default', id: `a${RUN}aaaa`, image: IMAGE, service: 'emoji', labels: named('a') }),
     cd.run({ namespace: 'default', id: `b${RUN}bbbb`, image: IMAGE, service: 'emoji', labels: named('b') }),
     cd.run({ namespace: 'default', id: `c${RUN}cccc`, image: IMAGE, service: 'emoji', labels: { 'ctrace.test': RUN } }),
-    cd.run({
-      namespace: 'k8s.io',
-      id: `${RUN}${'e'.repeat(56)}`,
-      image: IMAGE,
-      service: 'emoji',
-      labels: { 'io.kubernetes.container.name': `emoji-${RUN}`, 'io.kubernetes.pod.name': `emoji-pod-${RUN}`, 'io.kubernetes.pod.namespace': 'ctrace-test' },
-    }),
+    cd.runCriPod({ pod: `emoji-pod-${RUN}`, container: `emoji-${RUN}`, image: IMAGE, service: 'emoji' }),
+    cd.runCriPod({ pod: `bare-pod-${RUN}`, container: `bare-${RUN}`, image: IMAGE, service: 'emoji', kubeletLabels: false }),
     cd.run({ namespace: 'default', id: `s${RUN}ssss`, image: IMAGE, service: 'emoji', labels: named('stopped') }),
   ]);
   await cd.stopTask(stopped);
@@ -140,17 +141,23 @@ describe('other ways to name a containerd container', () => {
     expect(sent).toEqual({ 8: 7, 9: 7, 10: 7 });
   });
 
-  it('a container in the CRI namespace by its Kubernetes container name; --label by pod name', async () => {
-    for (const args of [['-c', `emoji-${RUN}`], ['--label', `io.kubernetes.pod.name=emoji-pod-${RUN}`]]) {
+  it("a pod's container made through the CRI socket, by its Kubernetes name (crictl's NAME) or --label io.kubernetes.pod.name; the pod's sandbox and a twin not counted", async () => {
+    const cases: [string[], CtrContainer][] = [
+      [['-c', k.name], k],
+      [['--label', `io.kubernetes.pod.name=emoji-pod-${RUN}`], k],
+      // No kubelet labels: the name is found in the CRI plugin's own metadata.
+      [['-c', bare.name], bare],
+    ];
+    for (const [args, target] of cases) {
       let sent: Record<string, number> = {};
       const r = await traceWhile([...args, PROGRAM], async () => {
-        const [sk] = await Promise.all([load(k, { requests: 12, ns: [11, 12], concurrency: 2 }), load(a, { requests: 10, ns: [11], concurrency: 2 })]);
-        sent = sk.byN;
+        const other = target === k ? bare : k;
+        const [st] = await Promise.all([load(target, { requests: 12, ns: [11, 12], concurrency: 2 }), load(other, { requests: 10, ns: [11], concurrency: 2 })]);
+        sent = st.byN;
       }, { env });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(k.name).toBe(`emoji-${RUN}`);
-      expect(counts(r)).toEqual(keyed(k, sent));
+      expect(counts(r)).toEqual(keyed(target, sent));
       expect(sent).toEqual({ 11: 6, 12: 6 });
     }
   });
@@ -178,6 +185,11 @@ describe('containerd targets that cannot be traced: one sentence, exit 1', () =>
   it('an unknown name', async () => {
     const name = `ctrace-test-nope-${RUN}`;
     oneSentence(await runTrace(['--runtime', 'containerd', '-c', name, PROGRAM], { env }), `no container named '${name}' was found (looked in containerd)`);
+  });
+
+  it("a pod's name is not a container's (its sandbox is known by its id only)", async () => {
+    const pod = `emoji-pod-${RUN}`;
+    oneSentence(await runTrace(['--runtime', 'containerd', '-c', pod, PROGRAM], { env }), `no container named '${pod}' was found (looked in containerd)`);
   });
 
   it('a stopped container (no task)', async () => {

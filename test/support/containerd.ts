@@ -22,8 +22,11 @@ import { execa } from 'execa';
 import type { DemoBinaries, DemoService } from '../../src/demo/build.js';
 import { demoRootfs } from '../../src/demo/rootfs.js';
 import { parseServiceLog, waitForHttp } from '../../src/demo/stack.js';
+import { removePod, runPod, startContainer, type PodSpec } from './cri.js';
 
 const PREFIX = 'ctrace-containerd-';
+/** The CRI plugin's sandbox ("pause") image: the demo image with an entrypoint (importDemoImage). */
+export const PAUSE_IMAGE = 'ctrace.test/pause:1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startTime(pid: number): string | null {
@@ -90,12 +93,21 @@ function removeCgroup(path: string): void {
   }
 }
 
+/** containerd 1.6's shim socket: /run/containerd/s/sha256(address/namespace/id) (runtime/v2/shim/util_unix.go). */
+export function shimSocket(address: string, namespace: string, id: string): string {
+  return join('/run/containerd/s', createHash('sha256').update(join(address, namespace, id)).digest('hex'));
+}
+
 /** Kills the shims and containerd serving from dir (by its socket path in their argv), unmounts, removes dir. */
 async function teardown(dir: string, daemon?: ChildProcess): Promise<void> {
   const sock = join(dir, 'containerd.sock');
   for (const pid of processesWith(`-address ${sock}`)) {
     try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const arg = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '';
       process.kill(pid, 'SIGKILL');
+      // A killed shim leaves its socket where containerd 1.6 always puts them.
+      await rm(shimSocket(sock, arg('-namespace'), arg('-id')), { force: true });
     } catch {
       // gone
     }
@@ -141,6 +153,7 @@ export async function cleanupStaleContainerd(): Promise<void> {
 
 export class PrivateContainerd {
   private readonly containers: CtrContainer[] = [];
+  private readonly pods: string[] = [];
 
   constructor(
     readonly dir: string,
@@ -170,12 +183,12 @@ export class PrivateContainerd {
    * Writes the service's rootfs as a one-layer OCI image archive and imports it as `ref`
    * into `namespace`. Containers of it share the binary's inode (overlayfs lower layer).
    */
-  async importDemoImage(bins: DemoBinaries, service: DemoService, ref: string, namespace: string): Promise<void> {
+  async importDemoImage(bins: DemoBinaries, service: DemoService, ref: string, namespace: string, entrypoint?: string[]): Promise<void> {
     const rootfs = await demoRootfs(bins, service);
-    const oci = join(this.dir, `oci-${service}-${namespace}`);
+    const oci = join(this.dir, `oci-${service}-${namespace}-${createHash('sha256').update(ref).digest('hex').slice(0, 8)}`);
     const blobs = join(oci, 'blobs', 'sha256');
     await mkdir(blobs, { recursive: true });
-    const layerTar = join(this.dir, `layer-${service}-${namespace}.tar`);
+    const layerTar = `${oci}-layer.tar`;
     await execa('tar', ['-C', rootfs, '--exclude=./.ctrace-rootfs', '-cf', layerTar, '.']);
     const blob = async (bytes: Buffer | string, path?: string) => {
       const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
@@ -185,7 +198,7 @@ export class PrivateContainerd {
       return { digest: `sha256:${digest}`, size: buf.length };
     };
     const layer = await blob(await readFile(layerTar), layerTar);
-    const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
+    const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', config: entrypoint ? { Entrypoint: entrypoint } : {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
     const manifest = await blob(
       JSON.stringify({
         schemaVersion: 2,
@@ -212,20 +225,50 @@ export class PrivateContainerd {
     // runc's state and the cgroup under this instance's own names, not containerd's defaults.
     const own = ['--runc-root', join(this.dir, 'runc'), '--cgroup', `/${basename(this.dir)}/${o.namespace}-${o.id}`];
     await this.ctrOk(o.namespace, ['run', '--detach', '--net-host', ...own, ...labels, '--log-uri', `file://${log}`, o.image, o.id, `/app/${o.service}`, '-name', name, '-port', '0', ...(o.args ?? [])]);
-    const deadline = Date.now() + 20_000;
-    let port = 0;
-    while (!port) {
-      const text = existsSync(log) ? await readFile(log, 'utf8') : '';
-      const ev = parseServiceLog(text).find((e) => e.event === 'listening' && typeof e.addr === 'string');
-      if (ev) port = Number(String(ev.addr).split(':').pop());
-      else if (Date.now() > deadline) throw new Error(`${o.id} did not log its port:\n${text}`);
-      else await sleep(40);
-    }
-    const url = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${url}/healthz`);
+    const url = await this.listening(log, o.id);
     const c: CtrContainer = { namespace: o.namespace, id: o.id, name, hostPid: await this.taskPid(o.namespace, o.id), url, log };
     this.containers.push(c);
     return c;
+  }
+
+  /**
+   * A pod through the CRI socket, as kubelet starts one (kubelet's labels unless
+   * `kubeletLabels` is false, as for a pod made with crictl), with one demo container.
+   */
+  async runCriPod(o: { pod: string; container: string; image: string; service: DemoService; kubeletLabels?: boolean }): Promise<CtrContainer> {
+    const uid = createHash('sha256').update(o.pod).digest('hex').slice(0, 16);
+    const spec: PodSpec = { name: o.pod, namespace: 'ctrace-test', uid, logDirectory: join(this.dir, 'pods', uid), cgroupParent: `/${basename(this.dir)}/pod-${uid}` };
+    const kube = o.kubeletLabels === false ? {} : { 'io.kubernetes.pod.name': o.pod, 'io.kubernetes.pod.namespace': spec.namespace, 'io.kubernetes.pod.uid': uid };
+    const pod = await runPod(this.address, { ...spec, labels: kube });
+    this.pods.push(pod.id);
+    const id = await startContainer(this.address, pod, {
+      name: o.container,
+      image: o.image,
+      command: [`/app/${o.service}`],
+      args: ['-name', o.container, '-port', '0'],
+      labels: o.kubeletLabels === false ? {} : { ...kube, 'io.kubernetes.container.name': o.container },
+      logPath: `${o.container}.log`,
+    });
+    const log = join(spec.logDirectory, `${o.container}.log`);
+    const url = await this.listening(log, id);
+    return { namespace: 'k8s.io', id, name: o.container, hostPid: await this.taskPid('k8s.io', id), url, log };
+  }
+
+  /** Waits for the service's "listening" line in its log (plain, or CRI's `TIME stdout F LINE`) and /healthz. */
+  private async listening(log: string, what: string): Promise<string> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const text = existsSync(log) ? await readFile(log, 'utf8') : '';
+      const plain = text.replace(/^\S+ (stdout|stderr) [FP] /gm, '');
+      const ev = parseServiceLog(plain).find((e) => e.event === 'listening' && typeof e.addr === 'string');
+      if (ev) {
+        const url = `http://127.0.0.1:${String(ev.addr).split(':').pop()}`;
+        await waitForHttp(`${url}/healthz`);
+        return url;
+      }
+      if (Date.now() > deadline) throw new Error(`${what} did not log its port:\n${text}`);
+      await sleep(40);
+    }
   }
 
   /** The task's PID as ctr prints it (0 when it has none). */
@@ -241,8 +284,9 @@ export class PrivateContainerd {
     for (let i = 0; i < 50 && (await this.ctr(c.namespace, ['tasks', 'delete', c.id])).exitCode !== 0; i++) await sleep(100);
   }
 
-  /** Removes every container and task, then the daemon and its directory. */
+  /** Removes every pod, container and task, then the daemon and its directory. */
   stop = async (): Promise<void> => {
+    for (const id of this.pods.splice(0)) await removePod(this.address, id).catch(() => {});
     for (const c of this.containers.splice(0)) {
       await this.stopTask(c);
       await this.ctr(c.namespace, ['containers', 'delete', c.id]);
@@ -251,7 +295,7 @@ export class PrivateContainerd {
   };
 }
 
-/** Starts a private containerd (CRI plugin off: no Kubernetes here) and waits for its socket. */
+/** Starts a private containerd (with its CRI plugin) and waits for its socket. */
 export async function startContainerd(): Promise<PrivateContainerd> {
   await cleanupStaleContainerd();
   const dir = await mkdtemp(join(tmpdir(), PREFIX));
@@ -259,7 +303,6 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     'version = 2',
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
     '[grpc]',
     `  address = "${dir}/containerd.sock"`,
     '[ttrpc]',
@@ -268,6 +311,18 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     '  address = ""',
     '[metrics]',
     '  address = ""',
+    // The CRI plugin serves Kubernetes' API on the same socket. Pods here use the host
+    // network (no CNI). Lowering oom_score_adj needs a privilege this machine lacks.
+    '[plugins."io.containerd.grpc.v1.cri"]',
+    `  sandbox_image = "${PAUSE_IMAGE}"`,
+    '  restrict_oom_score_adj = true',
+    '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+    '    runtime_type = "io.containerd.runc.v2"',
+    '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
+    `    Root = "${dir}/runc"`,
+    '  [plugins."io.containerd.grpc.v1.cri".cni]',
+    `    bin_dir = "${dir}/cni/bin"`,
+    `    conf_dir = "${dir}/cni/conf"`,
     '',
   ].join('\n');
   await writeFile(join(dir, 'config.toml'), config);

@@ -5,9 +5,11 @@
 // CONTAINERD_NAMESPACE names one; CONTAINERD_ADDRESS names the socket (both read by ctr
 // itself, exactly as they are for the user).
 //
-// A container's name is its CRI name (label io.kubernetes.container.name: what crictl
-// shows), else its nerdctl name (label nerdctl/name), else its id. A ref matches a name,
-// or the start of an id. The PID is the task's: `ctr tasks ls` prints TASK PID STATUS.
+// A container's name is its CRI name (what crictl shows: the metadata the CRI plugin keeps
+// in the container's extension io.cri-containerd.container.metadata, or kubelet's label
+// io.kubernetes.container.name), else its nerdctl name (label nerdctl/name), else its id.
+// A ref matches a name, or the start of an id. A pod's sandbox (pause) container is known
+// by its id only. The PID is the task's: `ctr tasks ls` prints TASK PID STATUS.
 
 import { existsSync } from 'node:fs';
 import { findExecutable, firstErrorLine, parseLabelSelector, runCli } from './exec.js';
@@ -19,6 +21,8 @@ export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
 /** Where the CRI plugin keeps Kubernetes' containers. */
 export const CRI_NAMESPACE = 'k8s.io';
 export const NAME_LABELS = ['io.kubernetes.container.name', 'nerdctl/name'] as const;
+const CRI_KIND = 'io.cri-containerd.kind';
+const CRI_METADATA = 'io.cri-containerd.container.metadata';
 
 /** containerd's own rule for namespace names (a DNS label, dots allowed). */
 const NAMESPACE_RE = /^[a-zA-Z0-9](?:[a-zA-Z0-9._-]{0,74}[a-zA-Z0-9])?$/;
@@ -31,9 +35,24 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** The name a person knows a containerd container by (see the top of this file). */
-export function containerdName(id: string, labels: Record<string, string>): string {
+export function containerdName(id: string, labels: Record<string, string>, criName?: string): string {
+  if (labels[CRI_KIND] === 'sandbox') return id;
+  if (criName) return criName;
   for (const k of NAME_LABELS) if (labels[k]) return labels[k]!;
   return id;
+}
+
+/** The CRI name from `ctr containers info`'s Extensions (base64 JSON: Metadata.Config.metadata.name). */
+function criName(extensions: unknown): string | undefined {
+  const ext = isObj(extensions) ? extensions[CRI_METADATA] : undefined;
+  if (!isObj(ext) || typeof ext.value !== 'string') return undefined;
+  try {
+    const doc = JSON.parse(Buffer.from(ext.value, 'base64').toString('utf8')) as unknown;
+    const meta = isObj(doc) && isObj(doc.Metadata) && isObj(doc.Metadata.Config) ? doc.Metadata.Config.metadata : undefined;
+    return isObj(meta) && typeof meta.name === 'string' && meta.name ? meta.name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface CtrTask {
@@ -70,7 +89,7 @@ export function parseCtrInfo(text: string, task: CtrTask | undefined): Container
   return {
     runtime: 'containerd',
     id: doc.ID,
-    name: containerdName(doc.ID, labels),
+    name: containerdName(doc.ID, labels, criName(doc.Extensions)),
     state,
     running,
     pid: running ? task!.pid : 0,
@@ -179,7 +198,10 @@ export class CtrClient implements RuntimeClient {
     // ref is validated ([a-zA-Z0-9][a-zA-Z0-9_.-]*): quoted, it is a plain filter value;
     // in the id regexp its dots are escaped.
     const filters = [`id~=^${ref.replace(/\./g, '\\.')}`, ...NAME_LABELS.map((k) => `labels."${k}"=="${ref}"`)];
-    const all = await this.matching(filters);
+    let all = await this.matching(filters);
+    // A CRI container made by another client than kubelet has its name only in its CRI
+    // metadata, which ctr cannot filter on: then every CRI container is looked at.
+    if (all.status === 'ok' && all.value.length === 0) all = await this.matching([`labels."${CRI_KIND}"==container`]);
     if (all.status !== 'ok') return all;
     const byName = all.value.filter((c) => c.name === ref || c.id === ref);
     let hits = byName.length > 0 ? byName : all.value.filter((c) => c.id.startsWith(ref));
