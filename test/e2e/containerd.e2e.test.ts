@@ -1,7 +1,8 @@
 // End to end: `trace -c NAME` against real containerd containers (issue 15, item 1).
-// A private containerd (Debian's package, its own root and socket) runs the demo's emoji
-// service from an imported OCI image; every count is compared exactly with what the load
-// generator sent; every run is the built CLI and real bpftrace.
+// A private containerd (Debian's package, its own root and socket, its CRI plugin on) runs
+// the demo's emoji service from an imported OCI image, started with ctr and, as kubelet
+// would, through the CRI socket; every count is compared exactly with what the load
+// generator sent; every run is the built CLI and real bpftrace. (No crictl: Debian has none.)
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

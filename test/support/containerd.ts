@@ -2,7 +2,8 @@
 // root, state and socket in a temp directory, so it touches no other containerd and
 // nothing outside that directory (shims, mounts, cgroups /<namespace>/<id> aside, all
 // removed with the containers). No registry: the demo service's rootfs becomes an OCI
-// image archive written here and `ctr images import`ed.
+// image archive written here and `ctr images import`ed. Its CRI plugin serves pods on the
+// same socket (runCriPod, through ./cri.ts).
 //
 //   const cd = await startContainerd();            // stop() in afterAll
 //   await cd.importDemoImage(bins, 'emoji', 'ctrace.test/emoji:1');

@@ -43,6 +43,17 @@ describe('ctr output', () => {
     expect(parseCtrInfo('{"Labels": {}}', undefined)).toBeNull();
   });
 
+  it("a CRI container's name from the CRI plugin's metadata (as ctr prints it: base64 JSON); a sandbox by its id", () => {
+    // The shape the CRI plugin of containerd 1.6.20 stored for a container made through its socket.
+    const meta = { Version: 'v1', Metadata: { ID: 'c0ffee', Name: 'emoji_emoji-pod_ctrace-test_uid-123_0', SandboxID: 'abc', Config: { metadata: { name: 'emoji' }, image: { image: 'ctrace.test/pause:1' } } } };
+    const info = (labels: Record<string, string>, m: unknown = meta) =>
+      JSON.stringify({ ID: 'c0ffee', Labels: labels, Extensions: { 'io.cri-containerd.container.metadata': { type_url: 'github.com/containerd/cri/pkg/store/container/Metadata', value: Buffer.from(JSON.stringify(m)).toString('base64') } } });
+    expect(parseCtrInfo(info({ 'io.cri-containerd.kind': 'container' }), undefined)?.name).toBe('emoji');
+    expect(parseCtrInfo(info({ 'io.cri-containerd.kind': 'sandbox', app: 'emoji' }), undefined)?.name).toBe('c0ffee');
+    expect(parseCtrInfo(info({ 'nerdctl/name': 'n' }, { Version: 'v1' }), undefined)?.name).toBe('n');
+    expect(parseCtrInfo(JSON.stringify({ ID: 'c0ffee', Labels: {}, Extensions: { 'io.cri-containerd.container.metadata': { value: 'not base64 json' } } }), undefined)?.name).toBe('c0ffee');
+  });
+
   it('a name is the CRI container name, else the nerdctl name, else the id', () => {
     expect(containerdName('abc', { 'io.kubernetes.container.name': 'web', 'nerdctl/name': 'n', 'io.kubernetes.pod.name': 'p' })).toBe('web');
     expect(containerdName('abc', { 'nerdctl/name': 'n' })).toBe('n');
