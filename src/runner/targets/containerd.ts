@@ -232,9 +232,6 @@ export class CtrClient implements RuntimeClient {
   }
 }
 
-export function ctrClient(env: NodeJS.ProcessEnv = process.env, opts: CtrOptions = {}): CtrClient {
-  return new CtrClient(env, opts);
-}
 
 /**
  * The containerd runtime: ctr where containerd's socket is on this host, else crictl (which

@@ -17,7 +17,7 @@ export { resolvePid, isValidPid } from './pid.js';
 export { targetFacts, type TargetFactsResult } from './facts.js';
 export { podmanClient } from './podman.js';
 export { dockerClient } from './docker.js';
-export { ctrClient, containerdClient, parseCtrInfo, parseCtrTasks, containerdName, CRI_NAMESPACE } from './containerd.js';
+export { containerdClient, CRI_NAMESPACE } from './containerd.js';
 export { crictlClient, parseCrictlInspect, parseCrictlPs } from './crictl.js';
 export { parseInspect } from './engine.js';
 export { isValidContainerRef, parseLabelSelector } from './exec.js';
