@@ -2,9 +2,10 @@
 # Installs what `trace` and its tests need on Debian/Ubuntu. Idempotent: quick when all is present.
 #   bpftrace (the distribution's) and, where that is older than 0.20, bpftrace 0.23 from Debian
 #   trixie unpacked into a private prefix (never installed over the system's libraries);
-#   podman + runc (test containers), golang-go (demo services; grpc for a probes/ test),
-#   wrk (load), tmux, openssh and sudo (SSH test hosts; the helper's sudo rule), kubectl and
-#   openssl (Kubernetes targets, against a recorded API).
+#   podman + runc (test containers), containerd (its ctr; the tests start a private daemon),
+#   golang-go (demo services; grpc for a probes/ test), wrk (load), tmux, openssh and sudo (SSH
+#   test hosts; the helper's sudo rule), kubectl and openssl (Kubernetes targets, against a
+#   recorded API).
 # Env: TRACE_PREFIX (default /opt/ctrace), SETUP_QUIET=1.
 set -euo pipefail
 
@@ -16,7 +17,7 @@ SUDO=""
 log() { echo "setup: $*" >&2; }
 
 need_pkgs=()
-for p in bpftrace podman runc golang-go golang-google-grpc-dev wrk tmux openssh-server openssh-client iproute2 uidmap sudo; do
+for p in bpftrace podman runc containerd golang-go golang-google-grpc-dev wrk tmux openssh-server openssh-client iproute2 uidmap sudo; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_pkgs+=("$p")
 done
 # Kubernetes targets are looked up through kubectl (any package's; Debian's is kubernetes-client);

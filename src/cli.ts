@@ -33,6 +33,9 @@ Examples:
   # file opens in two containers, split per container
   trace -c web -c api 'tracepoint:syscalls:sys_enter_openat { @[container, execname] = count(); }'
 
+  # a containerd container (ctr's, nerdctl's or Kubernetes'), by its CRI or nerdctl name or its id
+  trace --runtime containerd -c web 'uprobe:main.handle < @[arg0] = count() >'
+
   # one program on three hosts over SSH, merged, split by host
   trace -H web1 -H web2 -H db@10.0.0.7:2222 -c checkout 'uprobe:main.handle < @[host] = count() >'
 
@@ -43,7 +46,8 @@ Examples:
   trace --emit bpftrace 'syscall::read:entry { @[pid] = count(); }'
 
 Exit codes: 0 ok, 1 the run failed, 2 the program or command line is wrong.
-Environment: TRACE_BPFTRACE (bpftrace to use), TRACE_CACHE_DIR (cache of bpftrace and Go binary facts; off: none), NO_COLOR, FORCE_COLOR.
+Environment: TRACE_BPFTRACE (bpftrace to use), TRACE_CACHE_DIR (cache of bpftrace and Go binary facts; off: none), NO_COLOR, FORCE_COLOR,
+  CONTAINERD_ADDRESS (containerd's socket), CONTAINERD_NAMESPACE (only this containerd namespace; default: all), DOCKER_HOST, CONTAINER_HOST.
 Docs: docs/README.md`;
 
 function collect(value: string, previous: string[]): string[] {

@@ -19,7 +19,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('-c, --container <name>', 'trace a container (name or id); repeat for several', collect, [] as string[])
     .option('-l, --label <key=value>', 'trace every running container with this label; repeatable', collect, [] as string[])
     .option('-p, --pid <pid>', 'trace a process; repeatable', collect, [] as string[])
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
+    .addOption(new Option('--runtime <runtime>', 'container runtime to ask (containerd: through ctr, else crictl)').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
     .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false);
 }
 

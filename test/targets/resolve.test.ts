@@ -169,7 +169,25 @@ describe('resolveTargets: which runtime', () => {
       { containers: ['web'], labels: [], pids: [], runtime: 'containerd' },
       { runtimes: [new FakeRuntime('containerd', [], { installed: false })] },
     );
-    expect(r).toEqual({ ok: false, message: '--runtime containerd was given, but the crictl command is not installed' });
+    expect(r).toEqual({ ok: false, message: '--runtime containerd was given, but the containerd command is not installed' });
+  });
+
+  it('--runtime containerd with neither ctr nor crictl, or ctr but no containerd socket', async () => {
+    const none = { PATH: tmp, CTRACE_CTR: '/nonexistent/ctr', CTRACE_CRICTL: '/nonexistent/crictl' };
+    const req = { containers: ['web'], labels: [], pids: [], runtime: 'containerd' as const };
+    expect(await resolveTargets(req, { env: none })).toEqual({ ok: false, message: '--runtime containerd was given, but neither ctr nor crictl is installed' });
+    const ctr = join(tmp, 'ctr-never-run');
+    writeFileSync(ctr, `#!/bin/sh\ntouch '${ctr}.ran'\n`);
+    chmodSync(ctr, 0o755);
+    const sock = join(tmp, 'no-containerd.sock');
+    const t0 = Date.now();
+    expect(await resolveTargets(req, { env: { ...none, CTRACE_CTR: ctr, CONTAINERD_ADDRESS: `unix://${sock}` } })).toEqual({
+      ok: false,
+      message: `--runtime containerd was given, but containerd is not running (no socket at ${sock}) and crictl is not installed`,
+    });
+    // ctr itself would wait 10 s to find the socket missing: it is never started.
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(existsSync(`${ctr}.ran`)).toBe(false);
   });
 
   it('no runtime installed at all', async () => {

@@ -2,7 +2,7 @@
 // knows names, ids, labels and the main PID); /proc gives the rest. Every user string is
 // validated before any runtime is run, and runtimes get argv arrays, never a shell.
 
-import { crictlClient } from './crictl.js';
+import { containerdClient, CRI_NAMESPACE, CtrClient, isValidNamespace } from './containerd.js';
 import { dockerClient } from './docker.js';
 import { isValidContainerRef, parseLabelSelector } from './exec.js';
 import { isValidPid, resolvePid } from './pid.js';
@@ -21,9 +21,9 @@ import type {
 
 const RUNTIMES = ['podman', 'docker', 'containerd', 'auto'] as const;
 
-/** The runtime clients in order of preference: podman, docker, containerd (crictl). */
+/** The runtime clients in order of preference: podman, docker, containerd (ctr, else crictl). */
 export function defaultRuntimes(env: NodeJS.ProcessEnv = process.env): RuntimeClient[] {
-  return [podmanClient(env), dockerClient(env), crictlClient(env)];
+  return [podmanClient(env), dockerClient(env), containerdClient(env)];
 }
 
 const q = (s: string) => `'${s}'`;
@@ -65,14 +65,13 @@ function chooseClients(runtime: ResolveRequest['runtime'], all: RuntimeClient[])
   if (choice !== 'auto') {
     const c = all.find((x) => x.runtime === choice);
     if (!c || !c.installed()) {
-      const program = choice === 'containerd' ? 'crictl' : choice;
-      return { ok: false, message: `--runtime ${choice} was given, but the ${program} command is not installed` };
+      return { ok: false, message: `--runtime ${choice} was given, but ${c?.whyNotInstalled?.() ?? `the ${choice} command is not installed`}` };
     }
     return { ok: true, value: { clients: [c], explicit: true } };
   }
   const installed = all.filter((c) => c.installed());
   if (installed.length === 0) {
-    const names = [...new Set(all.map((c) => (c.runtime === 'containerd' ? 'crictl' : c.runtime)))];
+    const names = [...new Set(all.map((c) => (c.runtime === 'containerd' ? 'containerd (ctr or crictl)' : c.runtime)))];
     return { ok: false, message: `no container runtime is installed (looked for ${names.join(', ')})` };
   }
   return { ok: true, value: { clients: installed, explicit: false } };
@@ -199,6 +198,34 @@ export async function resolveTargets(req: ResolveRequest, options: ResolveOption
   // One target per process: `-c x -p <x's PID>` or `-c x --label ...` name it twice.
   const seen = new Set<number>();
   return { ok: true, targets: out.filter((t) => (seen.has(t.hostPid) ? false : (seen.add(t.hostPid), true))) };
+}
+
+export interface ContainerdIdOptions {
+  /** containerd namespace: k8s.io (the CRI plugin's, Kubernetes' containers) by default; ctr's own is `default`. */
+  namespace?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * One containerd container by its full id, as Kubernetes reports it in a pod's
+ * containerStatuses (`containerd://<id>`, the prefix optional), asked through ctr on this
+ * host. One sentence when it is not there or not running.
+ */
+export async function resolveContainerdId(id: string, opts: ContainerdIdOptions = {}): Promise<ResolveResult> {
+  const bare = id.replace(/^containerd:\/\//, '');
+  const namespace = opts.namespace ?? CRI_NAMESPACE;
+  if (!isValidContainerRef(bare)) return { ok: false, message: `${JSON.stringify(id)} is not a valid containerd container id` };
+  if (!isValidNamespace(namespace)) return { ok: false, message: `${JSON.stringify(namespace)} is not a valid containerd namespace` };
+  const client = new CtrClient(opts.env ?? process.env, { namespaces: [namespace] });
+  if (!client.installed()) return { ok: false, message: `containerd container ${bare.slice(0, 12)} cannot be looked up: ${client.whyNotInstalled()}` };
+  const a = await client.byId(bare);
+  if (a.status === 'unavailable') return { ok: false, message: `containerd is not answering: ${a.reason}` };
+  if (a.status === 'error') return { ok: false, message: a.message };
+  const rec = a.value[0];
+  if (!rec) return { ok: false, message: `no containerd container has the id ${bare} in namespace ${namespace}` };
+  if (!rec.running) return { ok: false, message: `container ${q(rec.name)} is not running (state: ${rec.state})` };
+  const t = toTarget(rec, rec.name);
+  return t.ok ? { ok: true, targets: [t.value] } : t;
 }
 
 /** Accepts a bare environment (`resolveTargets(req, process.env)`) as well as ResolveOptions. */

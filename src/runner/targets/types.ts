@@ -81,6 +81,8 @@ export interface RuntimeClient {
   readonly runtime: ContainerRuntime;
   /** Is its CLI installed (found on PATH)? Cheap, no process is run. */
   installed(): boolean;
+  /** Why installed() is false, for --runtime NAME (default: "the NAME command is not installed"). */
+  whyNotInstalled?(): string;
   /**
    * Containers, running or not, whose name is `ref` or whose id starts with `ref`.
    * `ref` has been validated as a plausible name. [] when none.
@@ -93,6 +95,6 @@ export interface RuntimeClient {
 export interface ResolveOptions {
   /** Environment for the runtime CLIs (PATH, DOCKER_HOST, CONTAINER_HOST...); default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** The runtimes to ask, in order of preference (default: podman, docker, crictl clients). */
+  /** The runtimes to ask, in order of preference (default: podman, docker, containerd clients). */
   runtimes?: RuntimeClient[];
 }
