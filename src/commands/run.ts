@@ -192,7 +192,7 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
 }
 
 /** bpftrace's own errors, at the user's line and column where the source map knows it. True when any was mapped. */
-function reportBpftraceErrors(result: RunResult, compiled: CompiledProgram, source: Source, io: Streams): boolean {
+export function reportBpftraceErrors(result: RunResult, compiled: CompiledProgram, source: Source, io: Streams): boolean {
   const mapped: Diagnostic[] = [];
   const unmapped: string[] = [];
   for (const e of result.errors) {
@@ -218,8 +218,46 @@ function connecting(label: string, conn: Promise<{ ok: true; transport: Transpor
 }
 
 /** Not root and not over SSH: the local helper, through sudo, decides what this user may trace. */
-function needsLocalHelper(opts: RunOptions): boolean {
-  return !opts.emit && typeof process.getuid === 'function' && process.getuid() !== 0;
+export function needsLocalHelper(opts: { emit?: boolean } = {}): boolean {
+  return opts.emit !== true && typeof process.getuid === 'function' && process.getuid() !== 0;
+}
+
+/** What reaching helpers needs from a command line: the hosts (none: this machine's helper) and how. */
+export interface HelperTargets {
+  readonly targets?: TargetRequest;
+  readonly bpftrace?: string;
+  readonly hosts?: readonly string[];
+  readonly ssh?: RemoteOptions;
+}
+
+/**
+ * The transports of a run through helpers: one per --host (connected in parallel, each
+ * host's helper started as soon as its own connection is up, a host that cannot be reached
+ * failing alone), or this machine's helper through sudo. Command-line errors (a malformed
+ * host or name, --bpftrace with --host) are printed and give exit 2, before any host is contacted.
+ */
+export async function helperTransports(opts: HelperTargets, io: Streams): Promise<Transport[] | { exitCode: number }> {
+  const problem = opts.targets ? selectorProblem(opts.targets) : null;
+  if (problem !== null) {
+    fail(io, problem);
+    return { exitCode: 2 };
+  }
+  if (opts.bpftrace !== undefined && opts.hosts?.length) {
+    fail(io, '--bpftrace cannot be used with --host: each host\'s helper uses its own bpftrace');
+    return { exitCode: 2 };
+  }
+  if (!opts.hosts?.length) return [(await import('../runner/transport/local.js')).localTransport()];
+  const { sshTransport, parseHostSpec } = await import('../runner/transport/ssh.js');
+  const specs = [...new Set(opts.hosts)];
+  for (const spec of specs) {
+    const p = parseHostSpec(spec);
+    if (!p.ok) {
+      fail(io, p.message);
+      return { exitCode: 2 };
+    }
+  }
+  const ssh = { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env };
+  return specs.map((spec) => connecting(spec, sshTransport(spec, ssh)));
 }
 
 /** The run through helpers: over SSH to each --host, or the local one through sudo. */
@@ -237,33 +275,8 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
     printDiagnostics(parsed.diagnostics, source, io);
     return 2;
   }
-  // Names no runtime should see are refused here, before any host is contacted.
-  const problem = opts.targets ? selectorProblem(opts.targets) : null;
-  if (problem !== null) {
-    fail(io, problem);
-    return 2;
-  }
-  if (opts.bpftrace !== undefined && opts.hosts?.length) {
-    fail(io, '--bpftrace cannot be used with --host: each host\'s helper uses its own bpftrace');
-    return 2;
-  }
-
-  const transports: Transport[] = [];
-  if (opts.hosts?.length) {
-    const { sshTransport, parseHostSpec } = await import('../runner/transport/ssh.js');
-    const specs = [...new Set(opts.hosts)];
-    // A malformed host is a command-line error, refused before any host is contacted.
-    for (const spec of specs) {
-      const p = parseHostSpec(spec);
-      if (!p.ok) {
-        fail(io, p.message);
-        return 2;
-      }
-    }
-    // Connected in parallel, each host's helper started as soon as its own connection is up;
-    // a host that cannot be reached fails alone, in the fleet's report.
-    for (const spec of specs) transports.push(connecting(spec, sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
-  } else transports.push((await import('../runner/transport/local.js')).localTransport());
+  const transports = await helperTransports(opts, io);
+  if (!Array.isArray(transports)) return transports.exitCode;
 
   let compiled: CompiledProgram | null = null;
   const many = transports.length > 1;
