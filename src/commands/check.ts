@@ -20,7 +20,8 @@ import { hasErrors } from '../lang/diagnostics.js';
 import { parse } from '../lang/parse.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
 import type { Aggregation } from '../runner/aggregate.js';
-import { runFleet } from '../runner/fleet.js';
+import { hostName, runFleet } from '../runner/fleet.js';
+import { openRun } from '../runner/helper-client.js';
 import { colorEnabled } from '../runner/render/color.js';
 import { chalkFor, fail, printDiagnostics, type Streams } from './output.js';
 import { executeRun, helperTransports, loadProgram, needsLocalHelper, prepareRun, reportBpftraceErrors, type Prepared, type RemoteOptions, type TargetRequest } from './run.js';
@@ -259,7 +260,8 @@ async function traceLocally(p: Prepared, opts: CheckOptions, io: Streams, stdout
 /**
  * The check through helpers: the program runs on each --host (or on this machine's helper,
  * through sudo), under each one's policy, and the verdicts judge the hosts' aggregations
- * merged as a fleet run merges them. The --run command runs here, on the client, once every
+ * merged as a fleet run merges them (all hosts compile alike: the first one's program is
+ * the one the expectations are checked against). The --run command runs here, on the client, once every
  * host has attached. A host that fails makes the merged data incomplete: an error (exit 2).
  */
 async function checkViaHelpers(opts: CheckOptions, fromOptions: readonly Expectation[], io: Streams, stdout: NodeJS.WritableStream & { isTTY?: boolean }): Promise<{ traced: TraceOutcome; source: Source; expectations: Expectation[]; declared: CompiledProgram['aggregations'] } | { exitCode: number }> {
@@ -277,43 +279,43 @@ async function checkViaHelpers(opts: CheckOptions, fromOptions: readonly Expecta
   const transports = await helperTransports(opts, io);
   if (!Array.isArray(transports)) return { exitCode: 2 };
 
-  const w = new TraceWindow(opts, io);
-  // The expectations are judged against the first host's compiled program (all compile
-  // alike): a wrong one stops every host at once.
-  let judged: { compiled: CompiledProgram; expectations: Expectation[] } | null = null;
-  let wrong = false;
+  // The program is compiled by the first host's helper first, without running, so that the
+  // program's and the expectations' errors are shown before anything runs anywhere.
   const many = transports.length > 1;
-  const fleet = await runFleet(
-    transports,
-    { program: { name: source.name, text: source.text }, args, ...(opts.targets ? { targets: opts.targets } : {}), intervalMs: null, quiet: opts.quiet, destructive: opts.destructive },
-    {
-      output: opts.output,
-      durationMs: null,
-      quiet: opts.quiet,
-      stdout,
-      stderr: io.stderr,
-      env: io.env,
-      signal: w.stop.signal,
-      onDiagnostics: (d) => printDiagnostics(d, source, io),
-      onHostMessage: (host, m) => fail(io, many ? `${host}: ${m}` : m),
-      onCompiled: (compiled) => {
-        const expectations = judgeable(compiled, source, fromOptions, io);
-        if (expectations) judged = { compiled, expectations };
-        else {
-          wrong = true;
-          w.stop.abort();
-        }
-      },
-      onAttached: (attached) => {
-        if (attached > 0 && !wrong) w.onAttached();
-      },
+  const req = { program: { name: source.name, text: source.text }, args, ...(opts.targets ? { targets: opts.targets } : {}), intervalMs: null, quiet: opts.quiet, destructive: opts.destructive };
+  const first = transports[0]!;
+  const emitted = await openRun(first, { ...req, emitOnly: true, host: hostName(first.label) });
+  printDiagnostics(emitted.diagnostics, source, io);
+  if (!emitted.ok) {
+    if (emitted.message !== undefined) fail(io, many ? `${first.label}: ${emitted.message}` : emitted.message);
+    for (const t of transports) t.close();
+    return { exitCode: 2 };
+  }
+  emitted.process.kill();
+  const compiled = emitted.program;
+  const expectations = judgeable(compiled, source, fromOptions, io);
+  if (!expectations) {
+    for (const t of transports) t.close();
+    return { exitCode: 2 };
+  }
+
+  const w = new TraceWindow(opts, io);
+  const fleet = await runFleet(transports, req, {
+    output: opts.output,
+    durationMs: null,
+    quiet: opts.quiet,
+    stdout,
+    stderr: io.stderr,
+    env: io.env,
+    signal: w.stop.signal,
+    onHostMessage: (host, m) => fail(io, many ? `${host}: ${m}` : m),
+    onAttached: (attached) => {
+      if (attached > 0) w.onAttached();
     },
-  );
+  });
   const { windowMs, run } = await w.finish();
-  const j = judged as { compiled: CompiledProgram; expectations: Expectation[] } | null;
-  if (wrong || !j) return { exitCode: 2 };
   const firstRun = fleet.hosts.find((h) => h.result && h.result.errors.length);
-  if (firstRun?.result && reportBpftraceErrors(firstRun.result, j.compiled, source, io) && fleet.hosts.every((h) => h.exitCode !== 0)) return { exitCode: 2 };
+  if (firstRun?.result && reportBpftraceErrors(firstRun.result, compiled, source, io) && fleet.hosts.every((h) => h.exitCode !== 0)) return { exitCode: 2 };
   const failed = fleet.hosts.filter((h) => h.exitCode !== 0);
   if (failed.length === fleet.hosts.length) return { exitCode: 2 };
   const interrupted = fleet.hosts.some((h) => h.result?.stoppedBy === 'signal') || (w.reason === null && w.stop.signal.aborted);
@@ -323,8 +325,8 @@ async function checkViaHelpers(opts: CheckOptions, fromOptions: readonly Expecta
   return {
     traced: { aggregations: fleet.aggregations, windowMs, startedAt: w.startedAt, run, ...(err !== undefined ? { error: err } : {}) },
     source,
-    expectations: j.expectations,
-    declared: j.compiled.aggregations,
+    expectations,
+    declared: compiled.aggregations,
   };
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../../src/demo/build.js';
 import { count, outputOf, Tmux } from '../repl/tmux.js';
-import { TEST_USER, useTestHosts, type HostService, type TestHost, type TestHosts } from '../support/hosts.js';
+import { freePort, TEST_USER, useTestHosts, type HostService, type TestHost, type TestHosts } from '../support/hosts.js';
 import { bpftraceProcesses, parseTables, runTrace, TRACE, type TextTable, type TraceRun } from '../support/trace.js';
 
 const fleet = useTestHosts(2);
@@ -130,6 +130,31 @@ describe('trace check -H h1 -H h2', () => {
     expect(r.stdout).toMatch(/^0 passed, 1 failed$/m);
   });
 
+  it('an expectation naming no aggregation of the program is an error (exit 2) before anything runs', async () => {
+    const marker = `chkx${randomBytes(3).toString('hex')}`;
+    const t0 = Date.now();
+    const r = await runTrace(['check', '-H', h1.name, '-H', h2.name, '-c', 'svc', '-d', '5s', '--expect', 'count(@nope) == 0', COUNTS(marker)], { env, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(await Promise.all([h1, h2].map(async (h) => (await auditLines(h)).filter((l) => JSON.stringify(l).includes(marker) || (l.outcome === 'started' && Date.parse(l.start as string) >= t0)).length))).toEqual([0, 0]);
+    // Caught on the first host's compilation, before anything runs anywhere: only the diagnostic.
+    expect(stderrOf(r).split('\n')[0]).toBe('--expect:1:7: error CT5003: unknown aggregation @nope');
+    expect(stderrOf(r)).not.toMatch(/^trace: /m);
+    expect(parseTables(r.stdout).find((x) => x.header.includes('expectation'))).toBeUndefined();
+    expect(await waitGone(marker, 2000)).toBe(0);
+  });
+
+  it('a host that cannot be reached makes the merged data incomplete: an error (exit 2), the verdicts still shown', async () => {
+    const dead = `root@127.0.0.1:${await freePort()}`;
+    const marker = `chkd${randomBytes(3).toString('hex')}`;
+    const out = join(scratch, marker);
+    const r = await runTrace(['check', '-H', h1.name, '-H', dead, '-c', 'svc', '-q', '--run', loadCommand(h1, 10, out), '--expect', 'count(@calls) == 10', COUNTS(marker)], { env, timeoutMs: 90_000 });
+    expect(sent(out)).toBe(10);
+    expect(r.code, r.stderr).toBe(2);
+    expect(stderrOf(r)).toMatch(new RegExp(`^trace: ${dead.replace(/[.]/g, '\\.')}: cannot connect to .*connection refused`, 'm'));
+    expect(stderrOf(r)).toContain(`trace: ${dead} did not report, so the merged aggregations are incomplete`);
+    expect(verdicts(r)).toEqual([['count(@calls) == 10', '10', '== 10', 'PASS']]);
+  });
+
   it('a host that refuses makes the check an error (exit 2) in one sentence', async () => {
     await h2.exec(['tee', '/etc/ctrace/policy.json'], { input: policy([]) });
     const r = await runTrace(['check', '-H', h2.userSpec, '-c', 'svc', '-d', '1s', '--expect', 'count(@calls) == 0', COUNTS('refused')], { env });
@@ -148,8 +173,12 @@ async function print(tm: Tmux, nth: number): Promise<TextTable[]> {
 const countOf = (tables: TextTable[], name: string) => Number(tables.find((x) => x.title === name)?.rows[0]?.at(-1));
 
 /** The REPL session both tests drive: two clauses, the first one's data kept across the second's arrival. */
-async function replSession(tm: Tmux, h: TestHost, marker: string): Promise<void> {
+async function replSession(tm: Tmux, h: TestHost, marker: string, leave: 'C-c' | ':quit'): Promise<void> {
   await tm.waitFor((s) => /^trace> $/m.test(s), 'the first prompt', 30_000);
+  // Checked at once by the host's helper, shown against the clause typed.
+  tm.line('uprobe:main.vote /pidd == 1/ { @z = count(); }');
+  const s = await tm.waitForCount("hint: did you mean 'pid'?", 1, 30_000);
+  expect(s).toMatch(/^<input>:1:19: error CT2003: unknown builtin or variable 'pidd'\n.*\n.*\^~~~\nhint: did you mean 'pid'\?/m);
   tm.line(`uprobe:main.vote { @a = count(); @m["${marker}"] = count(); }`);
   await tm.waitForCount('added as clause 1', 1, 30_000);
   tm.line(':start');
@@ -164,13 +193,22 @@ async function replSession(tm: Tmux, h: TestHost, marker: string): Promise<void>
   const second = await print(tm, 2);
   expect([countOf(second, '@a'), countOf(second, '@b')]).toEqual([30, 10]);
 
-  // Ctrl-C detaches: no bpftrace left on the host; :quit leaves.
-  tm.keys('C-c');
-  await tm.waitForCount('stopped: detached from the target', 1, 15_000);
-  expect(await waitGone(marker, 2000)).toBe(0);
-  tm.line(':quit');
-  await tm.waitFor(() => tm.exited(), 'the REPL to exit', 15_000);
-  expect(count(tm.screen(), /error|trace: /)).toBe(0);
+  if (leave === 'C-c') {
+    // Ctrl-C detaches: no bpftrace left on the host; :quit then leaves.
+    tm.keys('C-c');
+    await tm.waitForCount('stopped: detached from the target', 1, 15_000);
+    expect(await waitGone(marker, 2000)).toBe(0);
+    tm.line(':quit');
+    await tm.waitFor(() => tm.exited(), 'the REPL to exit', 15_000);
+  } else {
+    // :quit while attached: the final tables, and no bpftrace left on the host.
+    tm.line(':quit');
+    await tm.waitFor(() => tm.exited(), 'the REPL to exit', 15_000);
+    expect(await waitGone(marker, 2000)).toBe(0);
+    const final = parseTables(tm.screen().slice(tm.screen().lastIndexOf('trace> :quit')));
+    expect([countOf(final, '@a'), countOf(final, '@b')]).toEqual([30, 10]);
+  }
+  expect(count(tm.screen(), /error|trace: /)).toBe(1);
 }
 
 describe('trace repl -H h1', () => {
@@ -180,7 +218,7 @@ describe('trace repl -H h1', () => {
     const tm = new Tmux();
     sessions.push(tm);
     tm.start([process.execPath, TRACE, 'repl', '-H', h1.name, '-c', 'svc'], { NO_COLOR: '1', HOME: t.home });
-    await replSession(tm, h1, marker);
+    await replSession(tm, h1, marker, 'C-c');
     // Two attachments, each a run in the host's audit log.
     const runs = (await auditLines(h1)).slice(before).filter((l) => (l.program as { name: string }).name === '<session>');
     expect(runs.map((l) => l.outcome)).toEqual(['started', 'interrupted', 'started', 'interrupted']);
@@ -214,12 +252,12 @@ describe('an unprivileged user on the machine itself: the local helper, through 
     expect((await auditLines(h1)).at(-1)).toMatchObject({ caller: TEST_USER, via: 'sudo', outcome: 'refused', targets: [other.name] });
   });
 
-  it('trace repl runs through sudo and keeps its data across an added clause; a refused container ends it in one sentence', async () => {
+  it('trace repl runs through sudo and keeps its data across an added clause, :quit leaves no bpftrace; a refused container ends it in one sentence', async () => {
     const marker = `urepl${randomBytes(3).toString('hex')}`;
     const tm = new Tmux();
     sessions.push(tm);
     tm.start(['nsenter', '-t', String(h1.sshdPid), '-m', '-u', '--', 'runuser', '-u', TEST_USER, '--', 'env', 'NO_COLOR=1', `HOME=${home}`, process.execPath, TRACE, 'repl', '-c', 'svc']);
-    await replSession(tm, h1, marker);
+    await replSession(tm, h1, marker, ':quit');
     const runs = (await auditLines(h1)).filter((l) => l.caller === TEST_USER && (l.program as { name: string }).name === '<session>').slice(-4);
     expect(runs.map((l) => l.outcome)).toEqual(['started', 'interrupted', 'started', 'interrupted']);
 
