@@ -300,6 +300,11 @@ async function checkViaHelpers(opts: CheckOptions, fromOptions: readonly Expecta
   }
 
   const w = new TraceWindow(opts, io);
+  // runFleet stops every host on Ctrl-C or SIGTERM; the check must know it was interrupted.
+  let interrupted = false;
+  const onSignal = () => void (interrupted = true);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const fleet = await runFleet(transports, req, {
     output: opts.output,
     durationMs: null,
@@ -312,13 +317,15 @@ async function checkViaHelpers(opts: CheckOptions, fromOptions: readonly Expecta
     onAttached: (attached) => {
       if (attached > 0) w.onAttached();
     },
+  }).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   });
   const { windowMs, run } = await w.finish();
   const firstRun = fleet.hosts.find((h) => h.result && h.result.errors.length);
   if (firstRun?.result && reportBpftraceErrors(firstRun.result, compiled, source, io) && fleet.hosts.every((h) => h.exitCode !== 0)) return { exitCode: 2 };
   const failed = fleet.hosts.filter((h) => h.exitCode !== 0);
   if (failed.length === fleet.hosts.length) return { exitCode: 2 };
-  const interrupted = fleet.hosts.some((h) => h.result?.stoppedBy === 'signal') || (w.reason === null && w.stop.signal.aborted);
   const err = failed.length
     ? `${failed.map((h) => h.host).join(', ')} did not report, so the merged aggregations are incomplete`
     : w.problem(interrupted, run);

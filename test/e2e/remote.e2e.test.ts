@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../../src/demo/build.js';
 import { count, outputOf, Tmux } from '../repl/tmux.js';
 import { freePort, TEST_USER, useTestHosts, type HostService, type TestHost, type TestHosts } from '../support/hosts.js';
-import { bpftraceProcesses, parseTables, runTrace, TRACE, type TextTable, type TraceRun } from '../support/trace.js';
+import { bpftraceProcesses, parseTables, runTrace, startTrace, TRACE, type TextTable, type TraceRun } from '../support/trace.js';
 
 const fleet = useTestHosts(2);
 /** World-readable: the unprivileged user's --run command runs the load generator from here. */
@@ -153,6 +153,18 @@ describe('trace check -H h1 -H h2', () => {
     expect(stderrOf(r)).toMatch(new RegExp(`^trace: ${dead.replace(/[.]/g, '\\.')}: cannot connect to .*connection refused`, 'm'));
     expect(stderrOf(r)).toContain(`trace: ${dead} did not report, so the merged aggregations are incomplete`);
     expect(verdicts(r)).toEqual([['count(@calls) == 10', '10', '== 10', 'PASS']]);
+  });
+
+  it('Ctrl-C before --run finished: an error (exit 2), and no bpftrace left on either host', async () => {
+    const marker = `chki${randomBytes(3).toString('hex')}`;
+    const run = startTrace(['check', '-H', h1.name, '-H', h2.name, '-c', 'svc', '-q', '--run', 'sleep 60', '--expect', 'count(@calls) >= 0', COUNTS(marker)], { env });
+    await run.waitFor(/probes attached; running: sleep 60/, 60_000);
+    expect(bpftraceProcesses(marker)).toHaveLength(2);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('trace: interrupted before the --run command finished');
+    expect(await waitGone(marker, 2000)).toBe(0);
   });
 
   it('a host that refuses makes the check an error (exit 2) in one sentence', async () => {
