@@ -115,18 +115,14 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     });
   // `trace probes [NAME]` and `trace run NAME [args...]`: the scripts in probes/.
   addProbeCommands(program, io, (c) => (code = c));
-  const repl = program
-    .command('repl')
+  const repl = addTargetOptions(program
+    .command('repl'))
     .description('interactive session: type clauses (compiled at once), :start to attach, :print, :help')
-    .option('-c, --container <name>', 'trace a container (name or id)')
-    .option('-p, --pid <pid>', 'trace a process')
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
     .option('--bpftrace <path>', 'bpftrace binary to use');
   addHostOptions(repl)
     .addHelpText('after', `\nExamples:\n  trace repl -c checkout\n  trace repl -H web1 -H web2 -c checkout`)
-    .action(async (o: RunFlags & { container?: string; pid?: string; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
+    .action(async (o: RunFlags & { container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
       const remote = hostOptionsFrom(o);
       if ('error' in remote) return void ((code = 2), fail(io, remote.error));
       const { replCommand } = await import('./commands/repl.js');

@@ -11,10 +11,9 @@ import type { Aggregation } from '../runner/aggregate.js';
 import { hostName, mergeHosts, perHost } from '../runner/fleet.js';
 import { openRun } from '../runner/helper-client.js';
 import type { OutStream } from '../runner/presenter.js';
-import type { TargetRequest } from '../runner/request.js';
 import { runProgram, type RunResult } from '../runner/session.js';
 import type { Transport } from '../runner/transport/types.js';
-import type { CompileOutcome, TargetSpec } from './compile.js';
+import { targetRequest, type CompileOutcome, type TargetSpec } from './compile.js';
 import type { Attachment } from './live.js';
 
 export interface HelperRunOptions {
@@ -44,8 +43,7 @@ export class HelperSession {
   }
 
   private request(spec: TargetSpec, text: string, intervalMs: number | null): Omit<RunRequest, 'v' | 'op'> {
-    const targets: TargetRequest = { containers: spec.container !== null ? [spec.container] : [], labels: [], pids: spec.pid !== null ? [spec.pid] : [], runtime: spec.runtime, hostPids: this.hostPids };
-    return { program: { name: SESSION_NAME, text }, args: [], targets, intervalMs, quiet: false, destructive: this.destructive };
+    return { program: { name: SESSION_NAME, text }, args: [], targets: targetRequest(spec, this.hostPids), intervalMs, quiet: false, destructive: this.destructive };
   }
 
   /** The program compiled by the first host's helper, without running it (the last answer is reused). */

@@ -24,7 +24,7 @@ import { bpftraceFacts } from '../helper/prepare.js';
 import { chalkFor, painter as diagPainter, type Streams } from '../commands/output.js';
 import { helpText, parseCommand, type Command } from './commands.js';
 import { complete, type CompletionSources } from './complete.js';
-import { compileProgram, describeTarget, hasTarget, prepareSession, resolveSpec, type CompileContext, type CompileOutcome, type TargetSpec } from './compile.js';
+import { compileProgram, describeSpec, describeTarget, hasTarget, prepareSession, resolveSpec, targetRequest, type CompileContext, type CompileOutcome, type TargetSpec } from './compile.js';
 import { historyPath, HISTORY_SIZE, loadHistory, saveHistory } from './history.js';
 import { LineAccumulator, oneLine, programText, splitItems, type Item, type SplitItem } from './input.js';
 import { HelperSession } from './helper-run.js';
@@ -239,11 +239,10 @@ export class Repl {
   private tracing(): string {
     const h = this.opts.helpers;
     if (h) {
-      const what = this.spec.container !== null ? `container ${this.spec.container}` : this.spec.pid !== null ? `PID ${this.spec.pid}` : 'the whole host';
-      return `${what} through ${h.where}`;
+      return `${describeSpec(this.spec)} through ${h.where}`;
     }
-    const t = this.ctx.targets[0];
-    return t ? describeTarget(t) : 'the host';
+    const [t, ...more] = this.ctx.targets;
+    return t ? `${describeTarget(t)}${more.length ? ` and ${more.length} more` : ''}` : 'the host';
   }
 
   private banner(): string {
@@ -598,7 +597,7 @@ export class Repl {
       case 'interval':
         return this.interval(c.ms);
       case 'target':
-        return this.target({ container: c.container, pid: c.pid, runtime: this.spec.runtime });
+        return this.target({ containers: c.container !== null ? [c.container] : [], labels: [], pids: c.pid !== null ? [c.pid] : [], runtime: this.spec.runtime });
       case 'sleep':
         return sleep(c.ms, this.opAbort?.signal);
     }
@@ -691,10 +690,9 @@ export class Repl {
 
   private save(file: string): void {
     const path = this.expand(file);
-    const t = this.ctx.targets[0];
-    const hosts = this.opts.helpers?.transports.filter((x) => x.label !== 'local').map((x) => `-H ${x.label} `).join('') ?? '';
-    const sel = t ? (t.runtime === 'pid' ? `-p ${t.hostPid} ` : `-c ${t.name} `) : this.spec.container !== null ? `-c ${this.spec.container} ` : this.spec.pid !== null ? `-p ${this.spec.pid} ` : '';
-    const run = `trace ${hosts}${sel}${file}`;
+    const hosts = this.opts.helpers?.transports.filter((x) => x.label !== 'local').map((x) => `-H ${x.label} `) ?? [];
+    const sel = [...this.spec.containers.map((c) => `-c ${c} `), ...this.spec.labels.map((l) => `-l ${l} `), ...this.spec.pids.map((p) => `-p ${p} `)];
+    const run = `trace ${[...hosts, ...sel].join('')}${file}`;
     try {
       writeFileSync(path, `// saved by trace repl; run it with: ${run}\n` + programText(this.items));
     } catch (e) {
@@ -812,7 +810,7 @@ export async function runRepl(opts: ReplOptions, io: ReplStreams): Promise<numbe
     const r = await resolveSpec(opts.target, io.env);
     if (!r.ok) {
       fail(r.message);
-      return r.message.includes('not a valid container name') ? 2 : 1;
+      return 1;
     }
     targets = r.targets;
   }
@@ -833,7 +831,7 @@ export async function runRepl(opts: ReplOptions, io: ReplStreams): Promise<numbe
  */
 async function runThroughHelpers(opts: ReplOptions, helpers: HelperSession, io: ReplStreams): Promise<number> {
   const { ask } = await import('../runner/helper-client.js');
-  const targets = { containers: opts.target.container !== null ? [opts.target.container] : [], labels: [], pids: opts.target.pid !== null ? [opts.target.pid] : [], runtime: opts.target.runtime, hostPids: opts.hostPids };
+  const targets = targetRequest(opts.target, opts.hostPids);
   const many = helpers.transports.length > 1;
   const answers = await Promise.all(helpers.transports.map(async (t) => ({ t, a: await ask(t, { v: 1, op: 'resolve', targets }) })));
   const bad = answers.filter((x) => !x.a.ok);
