@@ -676,6 +676,14 @@ export class Repl {
 
   private async emit(): Promise<void> {
     if (!this.items.length) return this.info('no clauses yet');
+    if (this.opts.helpers) {
+      // What the (first) host's helper compiles: its targets, its bpftrace.
+      const c = await this.opts.helpers.compile(this.spec, programText(this.items), null);
+      if (c.ok) return this.write('out', c.program.text);
+      this.printDiagnostics(c.diagnostics, this.sessionLayout());
+      if (c.message) return this.problem(c.message, 1);
+      return this.fail(2);
+    }
     const r = await prepareSession({ ...this.opts, spec: this.spec }, programText(this.items), null, true, this.io);
     if (!r.ok) {
       this.write('err', r.output);

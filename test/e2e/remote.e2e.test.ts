@@ -193,6 +193,11 @@ async function replSession(tm: Tmux, h: TestHost, marker: string, leave: 'C-c' |
   expect(s).toMatch(/^<input>:1:19: error CT2003: unknown builtin or variable 'pidd'\n.*\n.*\^~~~\nhint: did you mean 'pid'\?/m);
   tm.line(`uprobe:main.vote { @a = count(); @m["${marker}"] = count(); }`);
   await tm.waitForCount('added as clause 1', 1, 30_000);
+  // :emit shows what the host's helper compiled: the clause, filtered to the container.
+  tm.line(':emit');
+  const emitted = outputOf(await tm.waitFor((x) => outputOf(x, ':emit') !== null, 'the output of :emit', 30_000), ':emit')!;
+  expect(emitted).toMatch(/uprobe:.*:main\.vote/);
+  expect(emitted).toContain('mnt');
   tm.line(':start');
   await tm.waitForCount('attached: tracing container svc through', 1, 30_000);
   expect(await loadExact(h, svc.get(h.name)!, 20)).toBe(20);
