@@ -84,7 +84,7 @@ export class HelperRun implements Attachment {
   readonly done: Promise<RunResult>;
   stopRequested = false;
   private readonly ctl = new AbortController();
-  /** Each running host's latest snapshot; merged once every running host has sent one. */
+  /** Each host's latest snapshot (an ended host's: its final aggregations); merged once every running host has sent one. */
   private readonly latest = new Map<string, readonly Aggregation[]>();
   private readonly live = new Set<string>();
   /** :print's waits: the hosts that have not sent a snapshot since it began waiting. */
@@ -105,22 +105,31 @@ export class HelperRun implements Attachment {
       if (attached) attachedHosts++;
       if (++settled === transports.length) attachedNow(attachedHosts > 0);
     };
+    /** Once per host: it attached, or ended (or failed) before it did. */
+    const settleOnce = () => {
+      let done = false;
+      return (attached: boolean) => {
+        if (!done) settle(attached);
+        done = true;
+      };
+    };
     const say = (t: Transport, m: string) => o.onHostMessage(many ? `${t.label}: ${m}` : m);
     const stopped = new Promise<'stopped'>((r) => this.ctl.signal.addEventListener('abort', () => r('stopped'), { once: true }));
 
-    const runs = transports.map(async (t): Promise<RunResult | null> => {
+    const runs = transports.map(async (t): Promise<RunResult | 'failed' | 'stopped'> => {
+      const hostSettled = settleOnce();
       const opening = openRun(t, { ...req, host: hostName(t.label) }, { onNotice: (m) => say(t, m) });
       const got = await Promise.race([opening, stopped]);
       if (got === 'stopped') {
         void opening.then((x) => (x.ok ? x.process.kill() : undefined));
-        settle(false);
-        return null;
+        hostSettled(false);
+        return 'stopped';
       }
       if (!got.ok || !got.bpftrace) {
         if (got.ok) got.process.kill();
         say(t, got.ok ? `bpftrace was not found on ${t.label}` : (got.message ?? 'the program does not compile there'));
-        settle(false);
-        return null;
+        hostSettled(false);
+        return 'failed';
       }
       this.live.add(t.label);
       const result = await runProgram(got.program, {
@@ -134,13 +143,13 @@ export class HelperRun implements Attachment {
         handleSignals: false,
         progress: false,
         renderFinal: false,
-        onAttached: () => settle(true),
+        onAttached: () => hostSettled(true),
         onSnapshot: (aggs) => this.snapshot(t.label, aggs),
       });
+      hostSettled(false);
+      // An ended host's final aggregations stay in the merged tables; it holds no :print back.
       this.live.delete(t.label);
-      this.latest.delete(t.label);
-      // A host that ended can no longer hold a :print back.
-      this.snapshot(null, null);
+      this.snapshot(t.label, result.aggregations);
       if (result.exitCode !== 0 && result.message) say(t, result.message);
       return result;
     });
@@ -151,13 +160,12 @@ export class HelperRun implements Attachment {
     });
   }
 
-  private snapshot(host: string | null, aggs: readonly Aggregation[] | null): void {
-    if (host !== null && aggs !== null) this.latest.set(host, aggs);
+  private snapshot(host: string, aggs: readonly Aggregation[]): void {
+    this.latest.set(host, aggs);
+    for (const w of this.waiters) for (const h of w.pending) if (h === host || !this.live.has(h)) w.pending.delete(h);
     if (this.live.size === 0 || ![...this.live].every((h) => this.latest.has(h))) return;
     this.o.onSnapshot(mergeHosts([...this.latest.values()]));
     this.waiters = this.waiters.filter((w) => {
-      if (host !== null) w.pending.delete(host);
-      for (const h of w.pending) if (!this.live.has(h)) w.pending.delete(h);
       if (w.pending.size > 0) return true;
       w.done(true);
       return false;
@@ -195,11 +203,12 @@ export class HelperRun implements Attachment {
 }
 
 /** The hosts' results as one: aggregations merged, the first host's errors (all compile alike). */
-function combined(results: readonly (RunResult | null)[]): RunResult {
-  const ran = results.filter((r): r is RunResult => r !== null);
+function combined(results: readonly (RunResult | 'failed' | 'stopped')[]): RunResult {
+  const ran = results.filter((r): r is RunResult => typeof r === 'object');
   const failed = ran.find((r) => r.exitCode !== 0);
   return {
-    exitCode: ran.length > 0 && ran.length === results.length && !failed ? 0 : 1,
+    // A host stopped before it attached (Ctrl-C while attaching) did not fail.
+    exitCode: failed || results.includes('failed') ? 1 : 0,
     aggregations: mergeHosts(ran.map((r) => r.aggregations)),
     lost: ran.reduce((n, r) => n + r.lost, 0),
     errors: failed?.errors ?? [],

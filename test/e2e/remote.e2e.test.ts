@@ -242,6 +242,28 @@ describe('trace repl -H h1', () => {
   });
 });
 
+describe('trace repl -H h1 -H h2', () => {
+  it(':print shows the tables merged across the hosts; :quit leaves no bpftrace on either', async () => {
+    const marker = `repl2${randomBytes(3).toString('hex')}`;
+    const tm = new Tmux();
+    sessions.push(tm);
+    tm.start([process.execPath, TRACE, 'repl', '-H', h1.name, '-H', h2.name, '-c', 'svc'], { NO_COLOR: '1', HOME: t.home });
+    await tm.waitFor((s) => /^trace> $/m.test(s), 'the first prompt', 30_000);
+    tm.line(`uprobe:main.vote { @all = count(); @[host] = count(); @m["${marker}"] = count(); }`);
+    await tm.waitForCount('added as clause 1', 1, 30_000);
+    tm.line(':start');
+    await tm.waitForCount(`attached: tracing container svc through ${h1.name}, ${h2.name}`, 1, 30_000);
+    expect(await Promise.all([loadExact(h1, svc.get(h1.name)!, 10), loadExact(h2, svc.get(h2.name)!, 15)])).toEqual([10, 15]);
+    const tables = await print(tm, 1);
+    expect(countOf(tables, '@all')).toBe(25);
+    expect(Object.fromEntries(tables.find((x) => x.title === '')!.rows.map((r) => [r[0], Number(r[1])]))).toEqual({ [h1.name]: 10, [h2.name]: 15 });
+    expect(bpftraceProcesses(marker)).toHaveLength(2);
+    tm.line(':quit');
+    await tm.waitFor(() => tm.exited(), 'the REPL to exit', 15_000);
+    expect(await waitGone(marker, 2000)).toBe(0);
+  });
+});
+
 describe('an unprivileged user on the machine itself: the local helper, through sudo', () => {
   const home = `/home/${TEST_USER}`;
   const asUser = (args: string[]) => h1.exec(['runuser', '-u', TEST_USER, '--', 'env', 'NO_COLOR=1', `HOME=${home}`, process.execPath, TRACE, ...args], { timeoutMs: 90_000 });
