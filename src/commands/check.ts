@@ -1,11 +1,13 @@
-// `trace check [-c NAME|-p PID] [--run CMD] [--duration T] [--expect EXPR]... PROGRAM`:
+// `trace check [-c NAME|-p PID] [-H HOST]... [--run CMD] [--duration T] [--expect EXPR]... PROGRAM`:
 // compile a program, trace while a command (the user's load test) runs or for a while, then
-// judge expectations on the aggregations: `p99(@lat) < 20ms`, `count(@errors) == 0`.
+// judge expectations on the aggregations: `p99(@lat) < 20ms`, `count(@errors) == 0`. As root
+// on this machine the trace runs in this process; with -H, or as another user, through the
+// helpers, and the verdicts judge the hosts' merged aggregations (the command runs here).
 //
 // Exit codes: 0 every expectation passed; 1 one failed (or, with --fail-on-run, the command
 // exited non-zero); 2 an error: the program, an expectation or the command line is wrong, the
-// target is missing or went away, bpftrace failed, or an expectation could not be evaluated
-// (its aggregation received no events).
+// target is missing or went away, bpftrace failed, a helper is missing, refused or failed, or
+// an expectation could not be evaluated (its aggregation received no events).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -179,10 +181,6 @@ class TraceWindow {
     if (opts.run === undefined && opts.durationMs === null) {
       io.stderr.write(`${chalkFor(io.stderr, io.env).dim('trace check: no --run or --duration: tracing until the program exits or Ctrl-C')}\n`);
     }
-  }
-
-  get attached(): boolean {
-    return this.attachedAt !== null;
   }
 
   readonly onAttached = (): void => {

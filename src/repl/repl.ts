@@ -27,7 +27,7 @@ import { complete, type CompletionSources } from './complete.js';
 import { compileProgram, describeSpec, describeTarget, hasTarget, prepareSession, resolveSpec, targetRequest, type CompileContext, type CompileOutcome, type TargetSpec } from './compile.js';
 import { historyPath, HISTORY_SIZE, loadHistory, saveHistory } from './history.js';
 import { LineAccumulator, oneLine, programText, splitItems, type Item, type SplitItem } from './input.js';
-import { HelperSession } from './helper-run.js';
+import type { HelperSession } from './helper-run.js';
 import { LiveRun, type Attachment } from './live.js';
 import { AggregationStore } from './store.js';
 
@@ -238,9 +238,7 @@ export class Repl {
   /** What the session traces, in words. */
   private tracing(): string {
     const h = this.opts.helpers;
-    if (h) {
-      return `${describeSpec(this.spec)} through ${h.where}`;
-    }
+    if (h) return `${describeSpec(this.spec)} through ${h.where}`;
     const [t, ...more] = this.ctx.targets;
     return t ? `${describeTarget(t)}${more.length ? ` and ${more.length} more` : ''}` : 'the host';
   }
