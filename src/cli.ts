@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
-import { addRunOptions, addTargetOptions, runOptionsFrom, type RunFlags } from './commands/run-options.js';
+import { addHostOptions, addRunOptions, addTargetOptions, hostOptionsFrom, runOptionsFrom, type RunFlags } from './commands/run-options.js';
 import { addProbeCommands } from './commands/probes.js';
 import { mark } from './runner/timing.js';
 
@@ -128,21 +128,21 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     });
   // `trace probes [NAME]` and `trace run NAME [args...]`: the scripts in probes/.
   addProbeCommands(program, io, (c) => (code = c));
-  program
-    .command('repl')
+  const repl = addTargetOptions(program
+    .command('repl'))
     .description('interactive session: type clauses (compiled at once), :start to attach, :print, :help')
-    .option('-c, --container <name>', 'trace a container (name or id)')
-    .option('-p, --pid <pid>', 'trace a process')
-    .addOption(new Option('--runtime <runtime>', 'container runtime to ask').choices(['auto', 'podman', 'docker', 'containerd']).default('auto'))
-    .option('--host-pids', "show host PIDs for pid/tid/$target instead of the container's", false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
-    .option('--bpftrace <path>', 'bpftrace binary to use')
-    .action(async (o: { container?: string; pid?: string; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
+    .option('--bpftrace <path>', 'bpftrace binary to use');
+  addHostOptions(repl)
+    .addHelpText('after', `\nExamples:\n  trace repl -c checkout\n  trace repl -H web1 -H web2 -c checkout`)
+    .action(async (o: RunFlags & { container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
+      const remote = hostOptionsFrom(o);
+      if ('error' in remote) return void ((code = 2), fail(io, remote.error));
       const { replCommand } = await import('./commands/repl.js');
-      code = await replCommand(o, io);
+      code = await replCommand({ ...o, ...remote }, io);
     });
 
-  addTargetOptions(program
+  const check = addTargetOptions(program
     .command('check'))
     .description('trace while a command runs (a load test) or for a while, then judge expectations on the aggregations: exit 0 pass, 1 fail, 2 error')
     .argument('[program]', 'a one-liner, or a .d file (its #pragma ctrace expect lines are checked too)')
@@ -156,19 +156,23 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     .addOption(new Option('-o, --output <format>', 'verdicts as a table or one JSON object').choices(['table', 'json']).default('table'))
     .option('-q, --quiet', 'print only the verdicts, not the aggregations', false)
     .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
-    .option('--bpftrace <path>', 'bpftrace binary to use')
-    .addHelpText('after', `\nExample:\n  trace check -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' --junit report.xml checkout-latency.d\n\nDocs: docs/ci.md`)
-    .action(async (first: string | undefined, rest: string[], o: { expr?: string; expect: string[]; run?: string; duration?: string; failOnRun: boolean; junit?: string; output: 'table' | 'json'; quiet: boolean; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
+    .option('--bpftrace <path>', 'bpftrace binary to use');
+  addHostOptions(check)
+    .addHelpText('after', `\nExamples:\n  trace check -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' --junit report.xml checkout-latency.d\n  trace check -H web1 -H web2 -c checkout --run 'npm run load' --expect 'p99(@lat) < 20ms' checkout-latency.d\n\nDocs: docs/ci.md`)
+    .action(async (first: string | undefined, rest: string[], o: RunFlags & { expr?: string; expect: string[]; run?: string; duration?: string; failOnRun: boolean; junit?: string; output: 'table' | 'json'; quiet: boolean; container: string[]; label: string[]; pid: string[]; runtime: 'auto' | 'podman' | 'docker' | 'containerd'; hostPids: boolean; destructive: boolean; bpftrace?: string }) => {
       const badPid = o.pid.find((p) => !/^\d+$/.test(p));
       if (badPid !== undefined) return void ((code = 2), fail(io, `bad --pid '${badPid}': give a process id`));
       const durationMs = o.duration !== undefined ? parseDuration(o.duration) : null;
       if (durationMs === undefined) return void ((code = 2), fail(io, `bad --duration '${o.duration}': use a duration like 10s or 2m`));
+      const remote = hostOptionsFrom(o);
+      if ('error' in remote) return void ((code = 2), fail(io, remote.error));
       const { checkCommand } = await import('./commands/check.js');
       code = await checkCommand(
         {
           ...(o.expr !== undefined ? { expr: o.expr } : {}),
           positionals: first === undefined ? [] : [first, ...rest],
           targets: { containers: o.container, labels: o.label, pids: o.pid.map(Number), runtime: o.runtime, hostPids: o.hostPids },
+          ...remote,
           ...(o.bpftrace !== undefined ? { bpftrace: o.bpftrace } : {}),
           destructive: o.destructive,
           ...(o.run !== undefined ? { run: o.run } : {}),

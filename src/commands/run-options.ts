@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { parseDuration } from './output.js';
 import { addKubeOptions, kubeFrom } from './kube-options.js';
-import type { RunOptions } from './run.js';
+import type { RemoteOptions, RunOptions } from './run.js';
 
 export type RunFlags = Record<string, string | boolean | string[] | undefined>;
 
@@ -24,14 +24,20 @@ export function addTargetOptions(cmd: Command): Command {
 }
 
 export function addRunOptions(cmd: Command): Command {
-  return addKubeOptions(addTargetOptions(cmd))
+  addKubeOptions(addTargetOptions(cmd))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('-i, --interval <duration>', 'reprint aggregations every interval (e.g. 1s)')
     .option('-d, --duration <duration>', 'stop after this long (e.g. 10s, 2m), printing the final aggregations')
     .addOption(new Option('--emit <what>', 'print the compiled program and exit').choices(['bpftrace']))
     .option('--bpftrace <path>', 'bpftrace binary to use')
     .option('-q, --quiet', 'only what the program prints (as #pragma D option quiet)', false)
-    .option('-w, --destructive', 'allow destructive actions (system, raise)', false)
+    .option('-w, --destructive', 'allow destructive actions (system, raise)', false);
+  return addHostOptions(cmd);
+}
+
+/** Where to trace: -H, --hosts, --accept-new, --connect-timeout (runs, `trace check`, `trace repl`). */
+export function addHostOptions(cmd: Command): Command {
+  return cmd
     .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])
     .option('--hosts <file>', 'run on every host listed in FILE (one per line, # comments)')
     .option('--accept-new', 'record the key of an SSH host not yet in known_hosts (a changed key is always refused)', false)
@@ -60,16 +66,10 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
   const durationMs = o.duration !== undefined ? parseDuration(String(o.duration)) : null;
   if (intervalMs === undefined) return { error: `bad --interval '${o.interval}': use a duration like 1s or 500ms` };
   if (durationMs === undefined) return { error: `bad --duration '${o.duration}': use a duration like 10s or 2m` };
-  const connectTimeoutMs = o.connectTimeout === undefined ? null : parseDuration(String(o.connectTimeout));
-  if (connectTimeoutMs === undefined) return { error: `bad --connect-timeout '${o.connectTimeout}': use a duration like 5s` };
+  const remote = hostOptionsFrom(o);
+  if ('error' in remote) return remote;
   const kube = kubeFrom(o);
   if ('error' in kube) return kube;
-  const hosts = [...((o.host as string[] | undefined) ?? [])];
-  if (typeof o.hosts === 'string') {
-    const listed = readHostsFile(o.hosts);
-    if ('error' in listed) return listed;
-    hosts.push(...listed.hosts);
-  }
   return {
     ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
     positionals,
@@ -88,8 +88,20 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
       runtime: (o.runtime as 'auto' | 'podman' | 'docker' | 'containerd' | undefined) ?? 'auto',
       hostPids: o.hostPids === true,
     },
-    hosts,
-    ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) },
+    ...remote,
     ...(kube.kube ? { kube: kube.kube } : {}),
   };
+}
+
+/** The flags of addHostOptions: the hosts (-H, then --hosts FILE's) and how to reach them. */
+export function hostOptionsFrom(o: RunFlags): { hosts: string[]; ssh: RemoteOptions } | { error: string } {
+  const connectTimeoutMs = o.connectTimeout === undefined ? null : parseDuration(String(o.connectTimeout));
+  if (connectTimeoutMs === undefined) return { error: `bad --connect-timeout '${o.connectTimeout}': use a duration like 5s` };
+  const hosts = [...((o.host as string[] | undefined) ?? [])];
+  if (typeof o.hosts === 'string') {
+    const listed = readHostsFile(o.hosts);
+    if ('error' in listed) return listed;
+    hosts.push(...listed.hosts);
+  }
+  return { hosts, ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) } };
 }

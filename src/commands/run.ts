@@ -195,7 +195,7 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
 }
 
 /** bpftrace's own errors, at the user's line and column where the source map knows it. True when any was mapped. */
-function reportBpftraceErrors(result: RunResult, compiled: CompiledProgram, source: Source, io: Streams): boolean {
+export function reportBpftraceErrors(result: RunResult, compiled: CompiledProgram, source: Source, io: Streams): boolean {
   const mapped: Diagnostic[] = [];
   const unmapped: string[] = [];
   for (const e of result.errors) {
@@ -221,8 +221,53 @@ function connecting(label: string, conn: Promise<{ ok: true; transport: Transpor
 }
 
 /** Not root and not over SSH: the local helper, through sudo, decides what this user may trace. */
-function needsLocalHelper(opts: RunOptions): boolean {
-  return !opts.emit && typeof process.getuid === 'function' && process.getuid() !== 0;
+export function needsLocalHelper(opts: { emit?: boolean } = {}): boolean {
+  return opts.emit !== true && typeof process.getuid === 'function' && process.getuid() !== 0;
+}
+
+/** What reaching helpers needs from a command line: the hosts (none: this machine's helper) and how. */
+/** A host to run on: its label in the output, and the -H spec (or alias) that reaches it. */
+interface Remote {
+  readonly label: string;
+  readonly spec: string;
+}
+
+export interface HelperTargets {
+  readonly targets?: TargetRequest;
+  readonly bpftrace?: string;
+  readonly hosts?: readonly string[];
+  readonly ssh?: RemoteOptions;
+}
+
+/**
+ * The transports of a run through helpers: one per --host (connected in parallel, each
+ * host's helper started as soon as its own connection is up, a host that cannot be reached
+ * failing alone), or this machine's helper through sudo. Command-line errors (a malformed
+ * host or name, --bpftrace with --host) are printed and give exit 2, before any host is contacted.
+ */
+export async function helperTransports(opts: HelperTargets, io: Streams, remotes: readonly Remote[] = [...new Set(opts.hosts ?? [])].map((spec) => ({ label: spec, spec }))): Promise<Transport[] | { exitCode: number }> {
+  // Names no runtime should see are refused here, before any host is contacted.
+  const problem = opts.targets ? selectorProblem(opts.targets) : null;
+  if (problem !== null) {
+    fail(io, problem);
+    return { exitCode: 2 };
+  }
+  if (opts.bpftrace !== undefined && remotes.length) {
+    fail(io, '--bpftrace cannot be used with --host: each host\'s helper uses its own bpftrace');
+    return { exitCode: 2 };
+  }
+  if (!remotes.length) return [(await import('../runner/transport/local.js')).localTransport()];
+  const { sshTransport, resolveTarget } = await import('../runner/transport/ssh.js');
+  // A malformed host (or its ssh config) is a command-line error, refused before any host is contacted.
+  for (const { spec } of remotes) {
+    const p = resolveTarget(spec, { env: io.env });
+    if (!p.ok) {
+      fail(io, p.message);
+      return { exitCode: 2 };
+    }
+  }
+  const ssh = { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env };
+  return remotes.map(({ label, spec }) => connecting(label, sshTransport(spec, ssh)));
 }
 
 /** The run through helpers: over SSH to each --host, or the local one through sudo. */
@@ -240,19 +285,8 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
     printDiagnostics(parsed.diagnostics, source, io);
     return 2;
   }
-  // Names no runtime should see are refused here, before any host is contacted.
-  const problem = opts.targets ? selectorProblem(opts.targets) : null;
-  if (problem !== null) {
-    fail(io, problem);
-    return 2;
-  }
-  if (opts.bpftrace !== undefined && opts.hosts?.length) {
-    fail(io, '--bpftrace cannot be used with --host: each host\'s helper uses its own bpftrace');
-    return 2;
-  }
-
   // Where to run: each --host (named as given), or each Kubernetes node (named by the node) with its own containers.
-  let remotes = [...new Set(opts.hosts ?? [])].map((spec) => ({ label: spec, spec }));
+  let remotes: Remote[] | undefined;
   let targetsFor: ((label: string) => TargetRequest) | undefined;
   if (opts.kube) {
     const placed = await kubeTargets(opts.kube, opts.targets, io);
@@ -260,21 +294,8 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
     remotes = placed.remotes;
     targetsFor = placed.targetsFor;
   }
-  const transports: Transport[] = [];
-  if (remotes.length) {
-    const { sshTransport, resolveTarget } = await import('../runner/transport/ssh.js');
-    // A malformed host (or its ssh config) is a command-line error, refused before any host is contacted.
-    for (const { spec } of remotes) {
-      const p = resolveTarget(spec, { env: io.env });
-      if (!p.ok) {
-        fail(io, p.message);
-        return 2;
-      }
-    }
-    // Connected in parallel, each host's helper started as soon as its own connection is up;
-    // a host that cannot be reached fails alone, in the fleet's report.
-    for (const { label, spec } of remotes) transports.push(connecting(label, sshTransport(spec, { acceptNew: opts.ssh?.acceptNew ?? false, ...(opts.ssh?.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.ssh.connectTimeoutMs } : {}), env: io.env })));
-  } else transports.push((await import('../runner/transport/local.js')).localTransport());
+  const transports = await helperTransports(opts, io, remotes);
+  if (!Array.isArray(transports)) return transports.exitCode;
 
   let compiled: CompiledProgram | null = null;
   const many = transports.length > 1;
@@ -313,7 +334,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
  * node's name, reached at its mapped host or InternalIP) whose targets are the containers' ids:
  * a full id names one container whichever runtime the node's helper asks.
  */
-async function kubeTargets(kube: KubeRequest, base: TargetRequest | undefined, io: Streams): Promise<{ remotes: { label: string; spec: string }[]; targetsFor: (label: string) => TargetRequest } | { exitCode: number }> {
+async function kubeTargets(kube: KubeRequest, base: TargetRequest | undefined, io: Streams): Promise<{ remotes: Remote[]; targetsFor: (label: string) => TargetRequest } | { exitCode: number }> {
   const [{ resolveKube }, { kubectlApi }] = await Promise.all([import('../runner/targets/kube.js'), import('../runner/targets/kubectl.js')]);
   const api = kubectlApi({ ...(kube.kubeconfig !== undefined ? { kubeconfig: kube.kubeconfig } : {}), ...(kube.context !== undefined ? { context: kube.context } : {}), env: io.env });
   const r = await resolveKube(kube, api);

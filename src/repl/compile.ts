@@ -17,17 +17,31 @@ import type { Source } from '../lang/source.js';
 import type { BpftraceInfo } from '../runner/bpftrace.js';
 import { gatherFacts } from '../runner/gather-facts.js';
 import { listProbes } from '../runner/listing.js';
-import { resolveTargets, isValidContainerRef, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
+import { resolveTargets, selectorProblem, type ResolvedTarget, type RuntimeChoice } from '../runner/targets/index.js';
+import type { TargetRequest } from '../runner/request.js';
 import { Writable } from 'node:stream';
 import { prepareRun, type Prepared } from '../commands/run.js';
 import { binaryFacts, buildTargetFacts } from '../helper/prepare.js';
 import type { Streams } from '../commands/output.js';
 
-/** What the session traces: one container or one process, or the whole host. */
+/** What the session traces, as -c, -l and -p say it (all empty: the whole host). */
 export interface TargetSpec {
-  readonly container: string | null;
-  readonly pid: number | null;
+  readonly containers: readonly string[];
+  readonly labels: readonly string[];
+  readonly pids: readonly number[];
   readonly runtime: RuntimeChoice;
+}
+
+/** The spec as a run's target request. */
+export function targetRequest(spec: TargetSpec, hostPids: boolean): TargetRequest {
+  return { containers: spec.containers, labels: spec.labels, pids: spec.pids, runtime: spec.runtime, hostPids };
+}
+
+/** `container web`, `containers a, b, label app=web`, `PID 42`. */
+export function describeSpec(spec: TargetSpec): string {
+  const part = (one: string, many: string, xs: readonly (string | number)[]) => (xs.length ? [`${xs.length === 1 ? one : many} ${xs.join(', ')}`] : []);
+  const parts = [...part('container', 'containers', spec.containers), ...part('label', 'labels', spec.labels), ...part('PID', 'PIDs', spec.pids)];
+  return parts.length ? parts.join(', ') : 'the whole host';
 }
 
 export interface CompileContext {
@@ -45,7 +59,7 @@ export type CompileOutcome =
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly message?: string };
 
 export function hasTarget(spec: TargetSpec | null): spec is TargetSpec {
-  return !!spec && (spec.container !== null || spec.pid !== null);
+  return !!spec && spec.containers.length + spec.labels.length + spec.pids.length > 0;
 }
 
 export function describeTarget(t: ResolvedTarget): string {
@@ -53,13 +67,9 @@ export function describeTarget(t: ResolvedTarget): string {
 }
 
 export async function resolveSpec(spec: TargetSpec, env: NodeJS.ProcessEnv): Promise<{ ok: true; targets: ResolvedTarget[] } | { ok: false; message: string }> {
-  if (spec.container !== null && !isValidContainerRef(spec.container)) {
-    return { ok: false, message: `${JSON.stringify(spec.container)} is not a valid container name (use letters, digits and _ . - only)` };
-  }
-  const r = await resolveTargets(
-    { containers: spec.container !== null ? [spec.container] : [], labels: [], pids: spec.pid !== null ? [spec.pid] : [], runtime: spec.runtime },
-    { env },
-  );
+  const problem = selectorProblem(spec);
+  if (problem !== null) return { ok: false, message: problem };
+  const r = await resolveTargets({ containers: [...spec.containers], labels: [...spec.labels], pids: [...spec.pids], runtime: spec.runtime }, { env });
   return r.ok ? { ok: true, targets: r.targets } : r;
 }
 
@@ -168,13 +178,7 @@ export async function prepareSession(o: SessionOptions, text: string, intervalMs
       ...(o.bpftrace !== undefined ? { bpftrace: o.bpftrace } : {}),
       quiet: false,
       destructive: o.destructive,
-      targets: {
-        containers: o.spec.container !== null ? [o.spec.container] : [],
-        labels: [],
-        pids: o.spec.pid !== null ? [o.spec.pid] : [],
-        runtime: o.spec.runtime,
-        hostPids: o.hostPids,
-      },
+      targets: targetRequest(o.spec, o.hostPids),
     },
     { stdout: out, stderr: err, env: io.env },
   );

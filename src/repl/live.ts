@@ -21,7 +21,21 @@ export interface LiveOptions {
   readonly onTargetGone: (reason: string) => void;
 }
 
-export class LiveRun {
+/** One attachment of the session, wherever it runs (here: LiveRun; through helpers: HelperRun). */
+export interface Attachment {
+  readonly program: CompiledProgram;
+  /** True once every probe is attached; false if the run ended before. */
+  readonly attached: Promise<boolean>;
+  readonly done: Promise<RunResult>;
+  /** Set when the session asked it to stop (not an unexpected end). */
+  readonly stopRequested: boolean;
+  /** Stops bpftrace (SIGINT: it prints its maps) and resolves with the run's result. */
+  stop(): Promise<RunResult>;
+  /** Resolves at the next snapshot (true), or false on timeout, abort or the run's end. */
+  nextSnapshot(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+}
+
+export class LiveRun implements Attachment {
   /** True once every probe is attached; false if the run ended before. */
   readonly attached: Promise<boolean>;
   readonly done: Promise<RunResult>;

@@ -10,6 +10,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { REFERENCE_FACTS } from '../compiler/facts.js';
 import { mapPosition } from '../compiler/emitter.js';
 import type { CompiledProgram } from '../compiler/program.js';
+import type { Aggregation } from '../runner/aggregate.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { parse } from '../lang/parse.js';
 import { Source } from '../lang/source.js';
@@ -23,10 +24,11 @@ import { bpftraceFacts } from '../helper/prepare.js';
 import { chalkFor, painter as diagPainter, type Streams } from '../commands/output.js';
 import { helpText, parseCommand, type Command } from './commands.js';
 import { complete, type CompletionSources } from './complete.js';
-import { compileProgram, describeTarget, hasTarget, prepareSession, resolveSpec, type CompileContext, type CompileOutcome, type TargetSpec } from './compile.js';
+import { compileProgram, describeSpec, describeTarget, hasTarget, prepareSession, resolveSpec, targetRequest, type CompileContext, type CompileOutcome, type TargetSpec } from './compile.js';
 import { historyPath, HISTORY_SIZE, loadHistory, saveHistory } from './history.js';
 import { LineAccumulator, oneLine, programText, splitItems, type Item, type SplitItem } from './input.js';
-import { LiveRun } from './live.js';
+import type { HelperSession } from './helper-run.js';
+import { LiveRun, type Attachment } from './live.js';
 import { AggregationStore } from './store.js';
 
 export interface ReplOptions {
@@ -35,6 +37,8 @@ export interface ReplOptions {
   readonly bpftrace?: string;
   readonly hostPids: boolean;
   readonly destructive: boolean;
+  /** Through helpers (-H, or not root here): they compile and run; nothing is resolved here. */
+  readonly helpers?: HelperSession;
 }
 
 export interface ReplStreams extends Streams {
@@ -91,7 +95,7 @@ export class Repl {
   private readonly acc = new LineAccumulator();
   private items: Item[] = [];
   private readonly store = new AggregationStore();
-  private live: LiveRun | null = null;
+  private live: Attachment | null = null;
   /** Resolves when the run has ended and its aggregations are folded into the store. */
   private liveEnded: Promise<void> | null = null;
   private streamMs: number | null = null;
@@ -226,14 +230,23 @@ export class Repl {
       process.off('SIGTERM', onSigterm);
       this.closed = true;
       this.rl.close();
+      this.opts.helpers?.close();
     }
     return this.tty ? 0 : this.status;
   }
 
+  /** What the session traces, in words. */
+  private tracing(): string {
+    const h = this.opts.helpers;
+    if (h) return `${describeSpec(this.spec)} through ${h.where}`;
+    const [t, ...more] = this.ctx.targets;
+    return t ? `${describeTarget(t)}${more.length ? ` and ${more.length} more` : ''}` : 'the host';
+  }
+
   private banner(): string {
-    const t = this.ctx.targets[0];
+    const whole = !this.opts.helpers && !this.ctx.targets[0];
     return [
-      `trace repl: ${t ? `tracing ${describeTarget(t)}` : 'tracing the whole host (no -c/-p)'}${this.ctx.bpftrace ? '' : ' -- bpftrace not found: clauses are checked, nothing runs'}`,
+      `trace repl: tracing ${this.tracing()}${whole ? ' (no -c/-p)' : ''}${this.ctx.bpftrace || this.opts.helpers ? '' : ' -- bpftrace not found: clauses are checked, nothing runs'}`,
       'Type a clause to add it, :start to attach, :help for the commands, Ctrl-D to leave.',
     ].join('\n');
   }
@@ -336,6 +349,7 @@ export class Repl {
 
   /** Checks a program (the items of `layout`) against the target: diagnostics at once. */
   private check(layout: Layout, ctx: CompileContext = this.ctx): Promise<CompileOutcome> {
+    if (this.opts.helpers) return this.opts.helpers.compile(this.spec, layout.text, this.snapshotMs());
     return compileProgram(ctx, new Source('<session>', layout.text), this.snapshotMs());
   }
 
@@ -345,6 +359,14 @@ export class Repl {
    * it cannot be (what prepareRun said is shown).
    */
   private async runnable(items: readonly Item[]): Promise<CompiledProgram | null> {
+    if (this.opts.helpers) {
+      const c = await this.opts.helpers.compile(this.spec, programText(items), this.snapshotMs());
+      if (c.ok) return c.program;
+      this.printDiagnostics(c.diagnostics, this.sessionLayout(items));
+      if (c.message) this.problem(c.message, 1);
+      else this.fail(2);
+      return null;
+    }
     const r = await prepareSession({ ...this.opts, spec: this.spec }, programText(items), this.snapshotMs(), false, this.io);
     if (!r.ok) {
       this.write('err', r.output);
@@ -449,27 +471,29 @@ export class Repl {
   /** Starts a run of `program`; true once attached. */
   private async attach(program: CompiledProgram, layout: Layout): Promise<boolean> {
     const bpftrace = this.ctx.bpftrace;
-    if (!bpftrace) {
+    const helpers = this.opts.helpers;
+    if (!bpftrace && !helpers) {
       this.problem('bpftrace was not found, so nothing can run: run scripts/setup.sh, or start trace repl with --bpftrace PATH', 1);
       return false;
     }
     for (const m of this.store.beginRun(program.aggregations)) this.info(m);
-    const live = new LiveRun(program, {
-      bpftrace,
-      env: this.io.env,
-      stdout: this.outStream('out'),
-      stderr: this.outStream('err'),
-      targets: this.ctx.targets,
-      onSnapshot: (aggs) => {
-        if (this.live !== live) return;
-        this.store.snapshot(aggs);
-        this.stream();
-      },
-      onTargetGone: (reason) => {
-        this.targetStale = true;
-        this.problem(`${reason}; detached (the clauses and aggregations are kept)`, 1);
-      },
-    });
+    const onSnapshot = (aggs: readonly Aggregation[]) => {
+      if (this.live !== live) return;
+      this.store.snapshot(aggs);
+      this.stream();
+    };
+    const streams = { env: this.io.env, stdout: this.outStream('out'), stderr: this.outStream('err'), onSnapshot };
+    const live: Attachment = helpers
+      ? helpers.start(program, this.spec, layout.text, this.snapshotMs(), { ...streams, onHostMessage: (m) => this.problem(m, 1) })
+      : new LiveRun(program, {
+          ...streams,
+          bpftrace: bpftrace!,
+          targets: this.ctx.targets,
+          onTargetGone: (reason) => {
+            this.targetStale = true;
+            this.problem(`${reason}; detached (the clauses and aggregations are kept)`, 1);
+          },
+        });
     this.live = live;
     this.liveEnded = live.done.then((r) => this.ended(live, r, layout));
     const signal = this.opAbort?.signal;
@@ -488,7 +512,7 @@ export class Repl {
   }
 
   /** A run ended (asked to, or not): its aggregations join the store, its errors are shown. */
-  private ended(live: LiveRun, result: RunResult, layout: Layout): void {
+  private ended(live: Attachment, result: RunResult, layout: Layout): void {
     this.store.endRun(result.aggregations);
     if (this.live === live) {
       this.live = null;
@@ -571,7 +595,7 @@ export class Repl {
       case 'interval':
         return this.interval(c.ms);
       case 'target':
-        return this.target({ container: c.container, pid: c.pid, runtime: this.spec.runtime });
+        return this.target({ containers: c.container !== null ? [c.container] : [], labels: [], pids: c.pid !== null ? [c.pid] : [], runtime: this.spec.runtime });
       case 'sleep':
         return sleep(c.ms, this.opAbort?.signal);
     }
@@ -600,8 +624,7 @@ export class Repl {
     const program = await this.runnable(this.items);
     if (!program) return;
     if (await this.attach(program, this.sessionLayout())) {
-      const t = this.ctx.targets[0];
-      this.info(`attached: tracing ${t ? describeTarget(t) : 'the host'} with ${this.clauseCount()} (:print shows the aggregations, :stop or Ctrl-C detaches)`);
+      this.info(`attached: tracing ${this.tracing()} with ${this.clauseCount()} (:print shows the aggregations, :stop or Ctrl-C detaches)`);
     } else if (!this.opAbort?.signal.aborted) this.info('not attached (:edit N or :del N the clause bpftrace refused, then :start)');
   }
 
@@ -651,6 +674,14 @@ export class Repl {
 
   private async emit(): Promise<void> {
     if (!this.items.length) return this.info('no clauses yet');
+    if (this.opts.helpers) {
+      // What the (first) host's helper compiles: its targets, its bpftrace.
+      const c = await this.opts.helpers.compile(this.spec, programText(this.items), null);
+      if (c.ok) return this.write('out', c.program.text);
+      this.printDiagnostics(c.diagnostics, this.sessionLayout());
+      if (c.message) return this.problem(c.message, 1);
+      return this.fail(2);
+    }
     const r = await prepareSession({ ...this.opts, spec: this.spec }, programText(this.items), null, true, this.io);
     if (!r.ok) {
       this.write('err', r.output);
@@ -665,8 +696,9 @@ export class Repl {
 
   private save(file: string): void {
     const path = this.expand(file);
-    const t = this.ctx.targets[0];
-    const run = t ? `trace ${t.runtime === 'pid' ? `-p ${t.hostPid}` : `-c ${t.name}`} ${file}` : `trace ${file}`;
+    const hosts = this.opts.helpers?.transports.filter((x) => x.label !== 'local').map((x) => `-H ${x.label} `) ?? [];
+    const sel = [...this.spec.containers.map((c) => `-c ${c} `), ...this.spec.labels.map((l) => `-l ${l} `), ...this.spec.pids.map((p) => `-p ${p} `)];
+    const run = `trace ${[...hosts, ...sel].join('')}${file}`;
     try {
       writeFileSync(path, `// saved by trace repl; run it with: ${run}\n` + programText(this.items));
     } catch (e) {
@@ -706,6 +738,7 @@ export class Repl {
   }
 
   private async target(spec: TargetSpec): Promise<void> {
+    if (this.opts.helpers) return this.problem(`:target is not available through helpers yet: leave and start trace repl again with the new -c or -p`);
     const r = await resolveSpec(spec, this.io.env);
     if (!r.ok) return this.problem(r.message, 1);
     const ctx: CompileContext = { ...this.ctx, targets: r.targets };
@@ -733,6 +766,8 @@ export class Repl {
   // ---- completion ----
 
   private startListing(): void {
+    // Through helpers, Tab completes aggregation names only: the target's files are not here.
+    if (this.opts.helpers) return;
     const t = this.ctx.targets[0];
     this.listing = listProbes({ ...(t?.exeHost ? { exeHost: t.exeHost, hostPid: t.hostPid } : {}) }).then((l) => ({
       functions: l.probes.filter((p) => p.kind === 'uprobe' && p.binary === undefined).map((p) => p.name),
@@ -772,6 +807,7 @@ export class Repl {
 
 /** Sets up the session (bpftrace, the target) and runs it; the exit code. */
 export async function runRepl(opts: ReplOptions, io: ReplStreams): Promise<number> {
+  if (opts.helpers) return runThroughHelpers(opts, opts.helpers, io);
   const found = await findBpftrace({ explicit: opts.bpftrace, env: io.env });
   const fail = (m: string) => io.stderr.write(`${chalkFor(io.stderr, io.env).red.bold('trace:')} ${m}\n`);
   if (!found.ok) fail(`${found.message}; clauses can be checked, but nothing can run`);
@@ -780,7 +816,7 @@ export async function runRepl(opts: ReplOptions, io: ReplStreams): Promise<numbe
     const r = await resolveSpec(opts.target, io.env);
     if (!r.ok) {
       fail(r.message);
-      return r.message.includes('not a valid container name') ? 2 : 1;
+      return 1;
     }
     targets = r.targets;
   }
@@ -791,5 +827,25 @@ export async function runRepl(opts: ReplOptions, io: ReplStreams): Promise<numbe
     hostPids: opts.hostPids,
     destructive: opts.destructive,
   };
+  return new Repl(io, ctx, opts.target, opts).run();
+}
+
+/**
+ * The session through helpers: each host's helper is asked first whether the target exists
+ * and its policy lets this caller trace it, so that a missing helper, a refusal or a missing
+ * container ends the command at once, in one sentence, as a run would (exit 1; 2 for a bad name).
+ */
+async function runThroughHelpers(opts: ReplOptions, helpers: HelperSession, io: ReplStreams): Promise<number> {
+  const { ask } = await import('../runner/helper-client.js');
+  const targets = targetRequest(opts.target, opts.hostPids);
+  const many = helpers.transports.length > 1;
+  const answers = await Promise.all(helpers.transports.map(async (t) => ({ t, a: await ask(t, { v: 1, op: 'resolve', targets }) })));
+  const bad = answers.filter((x) => !x.a.ok);
+  if (bad.length) {
+    for (const { t, a } of bad) if (!a.ok) io.stderr.write(`${chalkFor(io.stderr, io.env).red.bold('trace:')} ${many ? `${t.label}: ` : ''}${a.message}\n`);
+    helpers.close();
+    return Math.max(...bad.map((x) => (x.a.ok ? 0 : x.a.exitCode)));
+  }
+  const ctx: CompileContext = { bpftrace: null, bpf: REFERENCE_FACTS.bpftrace, targets: [], hostPids: opts.hostPids, destructive: opts.destructive };
   return new Repl(io, ctx, opts.target, opts).run();
 }

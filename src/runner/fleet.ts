@@ -28,8 +28,8 @@ export interface FleetOptions {
   readonly onHostMessage?: (host: string, message: string) => void;
   /** The first host's compiled program (bpftrace errors map through its source map). */
   readonly onCompiled?: (program: CompiledProgram) => void;
-  /** Called once every host that attached has its probes attached. */
-  readonly onAttached?: () => void;
+  /** Called once every host has its probes attached or has failed, with how many attached. */
+  readonly onAttached?: (attached: number) => void;
   /** Each host's own targets, instead of the request's (Kubernetes: each node's containers). */
   readonly targetsFor?: (label: string) => TargetRequest;
 }
@@ -70,7 +70,7 @@ export function mergeHosts(perHost: readonly (readonly Aggregation[])[]): Aggreg
  * What one host's program prints, marked with the host so that interleaved lines stay
  * attributable: `[host] ` before each text line, or a "host" field in each JSON line.
  */
-function perHost(out: OutStream, host: string, json: boolean): OutStream {
+export function perHost(out: OutStream, host: string, json: boolean): OutStream {
   let pending = '';
   let atStart = true;
   return {
@@ -131,7 +131,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   const attachedOrFailed = () => {
     if (++settledHosts !== transports.length) return;
     status.clear();
-    opts.onAttached?.();
+    opts.onAttached?.(status.attached);
   };
   const failed = (t: Transport, exitCode: number, message?: string): HostOutcome => {
     status.failed++;

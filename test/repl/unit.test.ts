@@ -8,6 +8,8 @@ import { parseCommand, isCommandLine, helpText, COMMANDS } from '../../src/repl/
 import { complete, cursorContext, probeCandidates, type CompletionSources } from '../../src/repl/complete.js';
 import { completeness, LineAccumulator, oneLine, programText, splitItems } from '../../src/repl/input.js';
 import { AggregationStore, describe as describeAgg } from '../../src/repl/store.js';
+import { describeSpec, hasTarget, targetRequest, type TargetSpec } from '../../src/repl/compile.js';
+import { hostOptionsFrom } from '../../src/commands/run-options.js';
 
 describe('when a clause is complete', () => {
   it.each([
@@ -270,5 +272,28 @@ describe('aggregations across attachments', () => {
     s.snapshot([counts('@other', [[1, 1]])]);
     s.clear(null);
     expect(s.merged()).toEqual([]);
+  });
+});
+
+describe('the session target, as the helpers are asked for it', () => {
+  const spec = (o: Partial<TargetSpec>): TargetSpec => ({ containers: [], labels: [], pids: [], runtime: 'auto', ...o });
+  it('describes -c, -l and -p together, or the whole host', () => {
+    expect(describeSpec(spec({}))).toBe('the whole host');
+    expect(describeSpec(spec({ containers: ['web'] }))).toBe('container web');
+    expect(describeSpec(spec({ containers: ['a', 'b'], labels: ['app=web'], pids: [42] }))).toBe('containers a, b, label app=web, PID 42');
+    expect(hasTarget(spec({}))).toBe(false);
+    expect(hasTarget(spec({ labels: ['app=web'] }))).toBe(true);
+  });
+  it('becomes the run request a run of the same options sends', () => {
+    expect(targetRequest(spec({ containers: ['web'], runtime: 'podman' }), true)).toEqual({ containers: ['web'], labels: [], pids: [], runtime: 'podman', hostPids: true });
+  });
+});
+
+describe('host options', () => {
+  it('takes -H then --hosts FILE, and refuses a bad --connect-timeout in one sentence', () => {
+    expect(hostOptionsFrom({ host: ['web1', 'web2'], acceptNew: true, connectTimeout: '5s' })).toEqual({ hosts: ['web1', 'web2'], ssh: { acceptNew: true, connectTimeoutMs: 5000 } });
+    expect(hostOptionsFrom({})).toEqual({ hosts: [], ssh: { acceptNew: false } });
+    expect(hostOptionsFrom({ connectTimeout: 'soon' })).toEqual({ error: "bad --connect-timeout 'soon': use a duration like 5s" });
+    expect(hostOptionsFrom({ hosts: '/nonexistent/hosts' })).toEqual({ error: 'cannot read --hosts /nonexistent/hosts: no such file' });
   });
 });
