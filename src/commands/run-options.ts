@@ -34,7 +34,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])
     .option('--hosts <file>', 'run on every host listed in FILE (one per line, # comments)')
     .option('--accept-new', 'record the key of an SSH host not yet in known_hosts (a changed key is always refused)', false)
-    .option('--connect-timeout <duration>', "SSH connection timeout per attempt (default: the ssh config's ConnectTimeout, else 10s)");
+    .option('--connect-timeout <duration>', "SSH connection timeout per attempt (default: the ssh config's ConnectTimeout, else 10s)")
+    .option('--follow', 'keep tracing a container that restarts or is replaced under the same name, aggregations kept', false);
 }
 
 /** --hosts FILE: one host per line; blank lines and # comments are skipped. */
@@ -67,6 +68,8 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
     if ('error' in listed) return listed;
     hosts.push(...listed.hosts);
   }
+  const follow = followProblem(o, hosts);
+  if (follow !== null) return { error: follow };
   return {
     ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
     positionals,
@@ -86,5 +89,14 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
     },
     hosts,
     ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) },
+    follow: o.follow === true,
   };
+}
+
+/** --follow follows containers, on this host. */
+function followProblem(o: RunFlags, hosts: readonly string[]): string | null {
+  if (o.follow !== true) return null;
+  if (((o.container as string[] | undefined) ?? []).length + ((o.label as string[] | undefined) ?? []).length === 0) return '--follow needs a container to follow: name it with -c or --label';
+  if (hosts.length) return '--follow cannot be used with --host yet: follow a container on this host';
+  return null;
 }
