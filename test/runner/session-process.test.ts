@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ProcessEnd, ProcessHandlers, ProgramProcess } from '../../src/runner/bpftrace-process.js';
 import type { BpftraceInfo } from '../../src/runner/bpftrace.js';
 import { runProgram } from '../../src/runner/session.js';
+import type { Aggregation } from '../../src/runner/aggregate.js';
 import { agg, key, program } from './helpers.js';
 
 const INFO = { path: '/nonexistent/bpftrace', version: { major: 0, minor: 23, patch: 2 }, text: '', features: { jsonKeysDoubleEscaped: true } } as unknown as BpftraceInfo;
@@ -61,5 +62,56 @@ describe('runProgram over a relayed process', () => {
     expect(r.exitCode).toBe(1);
     expect(r.message).toBe('lost the connection to the helper on web1');
     expect(out.text).toBe('');
+  });
+});
+
+/** A process the test drives: `h` once started; records interrupts and kills. */
+function driven(): ProgramProcess & { h?: ProcessHandlers; interrupts: number; kills: number } {
+  const p: ProgramProcess & { h?: ProcessHandlers; interrupts: number; kills: number } = {
+    interrupts: 0,
+    kills: 0,
+    start: (h) => void (p.h = h),
+    interrupt: () => void p.interrupts++,
+    kill: () => void p.kills++,
+  };
+  return p;
+}
+
+const printf = (text: string) => JSON.stringify({ type: 'printf', data: text });
+const SNAP = printf('\u001fctrace:snap\n');
+const END = printf('\u001fctrace:end\n');
+/** What earlier bpftrace runs of a followed container counted. */
+const CARRIED: Aggregation[] = [{ kind: 'scalar', name: '@', func: 'count', keys: [key('comm')], rows: [{ keys: ['cat'], value: 2 }, { keys: ['dog'], value: 5 }] }];
+
+describe('runProgram carrying earlier runs (--follow)', () => {
+  it('adds the carried aggregations into snapshots, the final table and the result', async () => {
+    const out = sink();
+    const snaps: (readonly Aggregation[])[] = [];
+    const lines = [READY, SNAP, '{"type": "map", "data": {"@": {"cat": 1}}}', END, FINAL, '{"type": "map", "data": {"@": {"cat": 3}}}'];
+    const r = await runProgram(prog, { bpftrace: INFO, process: replay(lines, { kind: 'exit', code: 0, signal: null }), output: 'table', stdout: out, stderr: sink(), handleSignals: false, progress: false, carried: CARRIED, onSnapshot: (a) => snaps.push(a) });
+    expect(snaps.map((s) => s[0]!.rows)).toEqual([[{ keys: ['cat'], value: 3 }, { keys: ['dog'], value: 5 }]]);
+    expect(r.aggregations[0]!.rows).toEqual([{ keys: ['cat'], value: 5 }, { keys: ['dog'], value: 5 }]);
+    expect(out.text).toMatch(/cat\s+│\s+5/);
+    expect(out.text).toMatch(/dog\s+│\s+5/);
+  });
+
+  it('detached: interrupted once, shows nothing it prints from then on, returns its maps', async () => {
+    const out = sink();
+    const p = driven();
+    const detach = new AbortController();
+    const done = runProgram(prog, { bpftrace: INFO, process: p, output: 'table', stdout: out, stderr: sink(), handleSignals: false, progress: false, detach: detach.signal });
+    p.h!.stdout(READY);
+    p.h!.stdout(printf('before\n'));
+    detach.abort();
+    expect(p.interrupts).toBe(1);
+    // What END prints, and the exit dump.
+    for (const l of [printf('from END\n'), FINAL, '{"type": "map", "data": {"@": {"cat": 4}}}']) p.h!.stdout(l);
+    p.h!.end({ kind: 'exit', code: 0, signal: null });
+    const r = await done;
+    expect(r).toMatchObject({ exitCode: 0, stoppedBy: 'detach' });
+    expect(r.aggregations[0]!.rows).toEqual([{ keys: ['cat'], value: 4 }]);
+    await new Promise((res) => setImmediate(res));
+    expect(out.text).toBe('before\n');
+    expect(p.kills).toBe(0);
   });
 });
