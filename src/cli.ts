@@ -33,6 +33,9 @@ Examples:
   # file opens in two containers, split per container
   trace -c web -c api 'tracepoint:syscalls:sys_enter_openat { @[container, execname] = count(); }'
 
+  # keep counting across restarts of the container (same name, new PID or id)
+  trace --follow -c checkout 'uprobe:main.handle < @[arg0] = count() >'
+
   # one program on three hosts over SSH, merged, split by host
   trace -H web1 -H web2 -H db@10.0.0.7:2222 -c checkout 'uprobe:main.handle < @[host] = count() >'
 
