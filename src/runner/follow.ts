@@ -57,6 +57,8 @@ interface Slot {
   goneAt: number;
 }
 
+/** The targets to compile for: traced, or back and about to be. */
+const running = (slots: readonly Slot[]) => slots.filter((s) => s.state === 'live' || s.state === 'back').map((s) => s.target);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const nameOf = (t: ResolvedTarget) => (t.runtime === 'pid' ? `process ${t.hostPid}` : `container '${t.name}'`);
 
@@ -93,7 +95,7 @@ export async function followProgram(first: { compiled: CompiledProgram; targets:
     } else {
       s.state = 'away';
       say(`${reason}; waiting for it to come back (--follow)`);
-      void waitForRestart(s.target, deadline - Date.now(), { intervalMs: poll, signal: waits.signal, env: o.env }).then((t) => {
+      void waitForRestart(s.target, deadline - Date.now(), { intervalMs: poll, signal: waits.signal, env: o.env }).catch(() => null).then((t) => {
         if (!t || ended.signal.aborted) return;
         s.target = t;
         s.state = 'back';
@@ -169,20 +171,26 @@ export async function followProgram(first: { compiled: CompiledProgram; targets:
     if (result.stoppedBy === 'signal' || ended.signal.aborted || Date.now() >= deadline) return finish(0, true);
     restartedAt = Date.now();
 
-    // The gap: until a target is back, or there is nothing left to wait for.
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        if (ended.signal.aborted || slots.some((s) => s.state === 'back') || slots.every((s) => s.state === 'lost')) resolve();
-      };
-      changed = check;
-      ended.signal.addEventListener('abort', check, { once: true });
-      check();
-    });
-    changed = () => {};
-    if (ended.signal.aborted || !slots.some((s) => s.state === 'back')) return finish(0, true);
-    const next = await o.recompile(slots.filter((s) => s.state === 'live' || s.state === 'back').map((s) => s.target));
-    if ('exitCode' in next) return finish(next.exitCode, true);
-    if (ended.signal.aborted) return finish(0, true);
-    compiled = next;
+    // The gap: until a target is back, then compiled for the targets running; again if they
+    // changed meanwhile (another came back, or one stopped while it compiled).
+    for (;;) {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (ended.signal.aborted || slots.some((s) => s.state === 'back') || slots.every((s) => s.state === 'lost')) resolve();
+        };
+        changed = check;
+        ended.signal.addEventListener('abort', check, { once: true });
+        check();
+      });
+      changed = () => {};
+      if (ended.signal.aborted || !slots.some((s) => s.state === 'back')) return finish(0, true);
+      const want = running(slots);
+      const next = await o.recompile(want);
+      if ('exitCode' in next) return finish(next.exitCode, true);
+      if (ended.signal.aborted) return finish(0, true);
+      compiled = next;
+      const now = running(slots);
+      if (now.length === want.length && now.every((t, i) => t === want[i])) break;
+    }
   }
 }
