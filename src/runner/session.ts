@@ -278,6 +278,8 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       if (killedAfterTimeout) return resolve(fail(`bpftrace did not stop within ${Math.round((opts.killAfterMs ?? 5000) / 1000)} s of SIGINT and was killed`));
       if (forced) return resolve({ ...base, exitCode: 130, message: 'interrupted again: bpftrace was killed before printing its final aggregations' });
       if (code === 0) return resolve({ ...base, exitCode: 0 });
+      // Replaced while it was still starting (its SIGINT handler not yet set): it had nothing to report.
+      if (code === null && stoppedBy === 'detach' && !attachedFired) return resolve({ ...base, exitCode: 0 });
       if (code === null) return resolve(fail(`bpftrace was killed by ${sig ?? 'a signal'}`));
       const first = errors[0] ?? [...diagnostics].reverse().find((d) => d.severity === 'info');
       return resolve(fail(first ? `bpftrace failed: ${first.message.replace(/\.$/, '')}` : `bpftrace exited with status ${code}`));

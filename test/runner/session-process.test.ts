@@ -114,4 +114,15 @@ describe('runProgram carrying earlier runs (--follow)', () => {
     expect(out.text).toBe('before\n');
     expect(p.kills).toBe(0);
   });
+
+  it('detached before it attached, a bpftrace killed by the SIGINT is a clean end, not a failure', async () => {
+    const p = driven();
+    const detach = new AbortController();
+    const done = runProgram(prog, { bpftrace: INFO, process: p, output: 'table', stdout: sink(), stderr: sink(), handleSignals: false, progress: false, detach: detach.signal, carried: CARRIED });
+    detach.abort();
+    p.h!.end({ kind: 'exit', code: null, signal: 'SIGINT' });
+    const r = await done;
+    expect(r).toMatchObject({ exitCode: 0, stoppedBy: 'detach' });
+    expect(r.aggregations).toEqual(CARRIED);
+  });
 });
