@@ -67,7 +67,9 @@ export async function followProgram(first: { compiled: CompiledProgram; targets:
   const deadline = o.durationMs !== null ? Date.now() + o.durationMs : Infinity;
   const slots: Slot[] = first.targets.map((target) => ({ target, state: 'live', goneAt: 0 }));
   const json = o.output === 'json';
-  const say = (line: string) => o.stderr.write(`trace: ${line}\n`);
+  /** The running bpftrace's way to print a line, in step with its redrawn snapshots; null between runs. */
+  let inRunSay: ((line: string) => void) | null = null;
+  const say = (line: string) => (inRunSay ? inRunSay(`trace: ${line}`) : o.stderr.write(`trace: ${line}\n`));
   const event = (e: Record<string, unknown>) => json && o.stdout.write(jsonLine(e));
 
   // Outside a bpftrace run (in a gap, or while compiling) Ctrl-C, SIGTERM, the caller's signal
@@ -157,9 +159,11 @@ export async function followProgram(first: { compiled: CompiledProgram; targets:
       detach: detach.signal,
       ...(o.signal ? { signal: o.signal } : {}),
       ...(Number.isFinite(deadline) ? { durationMs: Math.max(0, deadline - Date.now()) } : {}),
+      onStart: (r) => (inRunSay = (line) => r.message(line)),
       onAttached: () => (run === 0 ? o.onAttached?.() : reattached(returning, others, restartedAt)),
     }).finally(() => {
       inRun = false;
+      inRunSay = null;
       unwatch();
     });
     last = result;

@@ -60,6 +60,8 @@ export interface RunOptions {
   readonly carried?: readonly Aggregation[];
   /** Stops the run to replace it (--follow): as `signal`, but nothing it prints from then on is shown. */
   readonly detach?: AbortSignal;
+  /** Given, at start, a way to print a stderr line in step with the run's output (a snapshot redrawn in place stays whole). */
+  readonly onStart?: (run: { message(line: string): void }) => void;
 }
 
 export type StopReason = 'exit' | 'duration' | 'signal' | 'abort' | 'output-closed' | 'detach';
@@ -225,6 +227,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     }
     if (opts.durationMs !== undefined && opts.durationMs >= 0) timers.push(setTimeout(() => stop('duration'), opts.durationMs));
 
+    opts.onStart?.({ message: (line) => presenter.message(line) });
     presenter.progress('starting bpftrace...');
 
     mark('starting bpftrace');

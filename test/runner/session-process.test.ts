@@ -115,6 +115,24 @@ describe('runProgram carrying earlier runs (--follow)', () => {
     expect(p.kills).toBe(0);
   });
 
+  it('a line printed through onStart on a terminal is not drawn over by the next snapshot', async () => {
+    const tty = () => Object.assign(sink(), { isTTY: true, columns: 80 });
+    const out = tty();
+    const p = driven();
+    let say: (line: string) => void = () => {};
+    const done = runProgram(prog, { bpftrace: INFO, process: p, output: 'table', stdout: out, stderr: tty(), env: { TERM: 'xterm', NO_COLOR: '1' }, handleSignals: false, progress: false, onStart: (r) => (say = r.message) });
+    const snap = (n: number) => [SNAP, `{"type": "map", "data": {"@": {"cat": ${n}}}}`, END].forEach((l) => p.h!.stdout(l));
+    p.h!.stdout(READY);
+    snap(1);
+    snap(2);
+    say('trace: a line between snapshots');
+    snap(3);
+    p.h!.end({ kind: 'exit', code: 0, signal: null });
+    await done;
+    // Redrawn in place once (over 1), then drawn below the line (3 is not drawn over it).
+    expect(out.text.match(/\u001b\[\d+A/g)).toHaveLength(1);
+  });
+
   it('detached before it attached, a bpftrace killed by the SIGINT is a clean end, not a failure', async () => {
     const p = driven();
     const detach = new AbortController();
