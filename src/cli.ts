@@ -36,6 +36,9 @@ Examples:
   # a containerd container (ctr's, nerdctl's or Kubernetes'), by its CRI or nerdctl name or its id
   trace --runtime containerd -c web 'uprobe:main.handle < @[arg0] = count() >'
 
+  # keep counting across restarts of the container (same name, new PID or id)
+  trace --follow -c checkout 'uprobe:main.handle < @[arg0] = count() >'
+
   # one program on three hosts over SSH, merged, split by host
   trace -H web1 -H web2 -H db@10.0.0.7:2222 -c checkout 'uprobe:main.handle < @[host] = count() >'
 

@@ -41,7 +41,8 @@ export function addHostOptions(cmd: Command): Command {
     .option('-H, --host <[user@]host[:port]>', 'run on this host over SSH (or an ~/.ssh/config alias); repeat for a fleet', collect, [] as string[])
     .option('--hosts <file>', 'run on every host listed in FILE (one per line, # comments)')
     .option('--accept-new', 'record the key of an SSH host not yet in known_hosts (a changed key is always refused)', false)
-    .option('--connect-timeout <duration>', "SSH connection timeout per attempt (default: the ssh config's ConnectTimeout, else 10s)");
+    .option('--connect-timeout <duration>', "SSH connection timeout per attempt (default: the ssh config's ConnectTimeout, else 10s)")
+    .option('--follow', 'keep tracing a container that restarts or is replaced under the same name, aggregations kept', false);
 }
 
 /** --hosts FILE: one host per line; blank lines and # comments are skipped. */
@@ -70,6 +71,8 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
   if ('error' in remote) return remote;
   const kube = kubeFrom(o);
   if ('error' in kube) return kube;
+  const follow = followProblem(o, remote.hosts.length > 0 || kube.kube !== undefined);
+  if (follow !== null) return { error: follow };
   return {
     ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
     positionals,
@@ -90,6 +93,7 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
     },
     ...remote,
     ...(kube.kube ? { kube: kube.kube } : {}),
+    follow: o.follow === true,
   };
 }
 
@@ -104,4 +108,12 @@ export function hostOptionsFrom(o: RunFlags): { hosts: string[]; ssh: RemoteOpti
     hosts.push(...listed.hosts);
   }
   return { hosts, ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) } };
+}
+
+/** --follow follows containers, on this host. */
+function followProblem(o: RunFlags, remote: boolean): string | null {
+  if (o.follow !== true) return null;
+  if (((o.container as string[] | undefined) ?? []).length + ((o.label as string[] | undefined) ?? []).length === 0) return '--follow needs a container to follow: name it with -c or --label';
+  if (remote) return '--follow cannot be used with --host or Kubernetes pods yet: follow a container on this host';
+  return null;
 }

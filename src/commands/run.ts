@@ -42,6 +42,8 @@ export interface RunOptions {
   readonly ssh?: RemoteOptions;
   /** Kubernetes pods: the run goes to their nodes' helpers, each with its own containers. */
   readonly kube?: KubeRequest;
+  /** --follow: keep tracing a container that restarts (see runner/follow.ts). */
+  readonly follow?: boolean;
 }
 
 /** How to reach --host hosts. */
@@ -79,6 +81,8 @@ export interface Prepared {
   /** Null only when emitting without a bpftrace (compiled against reference facts). */
   readonly bpftrace: BpftraceInfo | null;
   readonly targets: readonly ResolvedTarget[];
+  /** Compiles the same program for other targets (--follow, after a restart); an exit code when it cannot (it printed why). */
+  readonly recompile: (targets: readonly ResolvedTarget[]) => Promise<CompiledProgram | { exitCode: number }>;
 }
 
 /** Loads, resolves targets, gathers facts and compiles; prints diagnostics. An exit code when it cannot. */
@@ -127,24 +131,33 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
     return { exitCode: 1 };
   }
   const { compileFor } = await compilerP;
-  const compiled = await timed('compiled', () => compileFor({
+  const compile = (targets: readonly ResolvedTarget[]) => compileFor({
     source,
     program: parsed.program,
     parseDiagnostics: parsed.diagnostics,
     args,
-    targets: resolved.targets,
+    targets,
     hostPids: opts.targets?.hostPids ?? false,
     intervalMs: opts.intervalMs,
     quiet: opts.quiet,
     destructive: opts.destructive,
     bpftrace: found.ok ? found.info : null,
-  }));
+  });
+  const compiled = await timed('compiled', () => compile(resolved.targets));
   printDiagnostics(compiled.diagnostics, source, io);
   if (!compiled.ok) {
     if (compiled.message !== undefined) fail(io, compiled.message);
     return { exitCode: compiled.message !== undefined ? 1 : 2 };
   }
-  return { source, compiled: compiled.compiled, bpftrace: found.ok ? found.info : null, targets: resolved.targets };
+  // Warnings were shown for the first compilation; a later one shows only why it failed.
+  const recompile = async (targets: readonly ResolvedTarget[]) => {
+    const again = await compile(targets);
+    if (again.ok) return again.compiled;
+    printDiagnostics(again.diagnostics, source, io);
+    if (again.message !== undefined) fail(io, again.message);
+    return { exitCode: again.message !== undefined ? 1 : 2 };
+  };
+  return { source, compiled: compiled.compiled, bpftrace: found.ok ? found.info : null, targets: resolved.targets, recompile };
 }
 
 export interface ExecuteOptions {
@@ -159,11 +172,30 @@ export interface ExecuteOptions {
   readonly stdout?: Streams['stdout'];
   /** A traced target stopped (the run then ends); called after the one-line notice. */
   readonly onTargetGone?: (reason: string) => void;
+  /** --follow: a stopped container is waited for and traced again (runner/follow.ts). */
+  readonly follow?: boolean;
 }
 
 /** Runs a prepared program until it ends; a traced target that stops ends it too. */
 export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams): Promise<{ exitCode: number; result: RunResult | null }> {
   if (!p.bpftrace) return { exitCode: 1, result: null };
+  if (opts.follow && p.targets.length) {
+    const { followProgram } = await import('../runner/follow.js');
+    const f = await followProgram(p, {
+      bpftrace: p.bpftrace,
+      output: opts.output,
+      stdout: opts.stdout ?? io.stdout,
+      stderr: io.stderr,
+      env: io.env,
+      durationMs: opts.durationMs,
+      quiet: opts.quiet,
+      recompile: p.recompile,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onAttached ? { onAttached: opts.onAttached } : {}),
+    });
+    const mapped = f.result !== null && reportBpftraceErrors(f.result, f.compiled, p.source, io);
+    return { exitCode: mapped ? 2 : f.exitCode, result: f.result };
+  }
   const { runProgram } = await loadSession();
   const stop = new AbortController();
   const abort = () => stop.abort();
@@ -350,6 +382,10 @@ async function kubeTargets(kube: KubeRequest, base: TargetRequest | undefined, i
 }
 
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
+  if (opts.follow && needsLocalHelper(opts)) {
+    fail(io, '--follow needs root for now: the helper a non-root run goes through does not follow restarts yet');
+    return 2;
+  }
   if (opts.kube || opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
   const p = await prepareRun(opts, io);
   if ('exitCode' in p) return p.exitCode;
@@ -357,5 +393,5 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
     io.stdout.write(p.compiled.text);
     return 0;
   }
-  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet }, io)).exitCode;
+  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet, follow: opts.follow === true }, io)).exitCode;
 }

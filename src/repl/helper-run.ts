@@ -2,13 +2,14 @@
 // machine (its helper, through sudo). Each clause is compiled by the first host's helper
 // (compile only: its targets, its bpftrace, its policy), and each attachment is one helper run
 // per host (one audit line each), their interval snapshots and final aggregations merged as a
-// fleet run merges them (fleet.ts's mergeHosts). The session's store keeps the data across
+// fleet run merges them (aggregate.ts's mergeByName). The session's store keeps the data across
 // attachments exactly as for a local session.
 
 import type { CompiledProgram } from '../compiler/program.js';
 import type { RunRequest } from '../helper/protocol.js';
 import type { Aggregation } from '../runner/aggregate.js';
-import { hostName, mergeHosts, perHost } from '../runner/fleet.js';
+import { mergeByName } from '../runner/aggregate.js';
+import { hostName, perHost } from '../runner/fleet.js';
 import { openRun } from '../runner/helper-client.js';
 import type { OutStream } from '../runner/presenter.js';
 import { runProgram, type RunResult } from '../runner/session.js';
@@ -164,7 +165,7 @@ export class HelperRun implements Attachment {
     this.latest.set(host, aggs);
     for (const w of this.waiters) for (const h of w.pending) if (h === host || !this.live.has(h)) w.pending.delete(h);
     if (this.live.size === 0 || ![...this.live].every((h) => this.latest.has(h))) return;
-    this.o.onSnapshot(mergeHosts([...this.latest.values()]));
+    this.o.onSnapshot(mergeByName([...this.latest.values()]));
     this.waiters = this.waiters.filter((w) => {
       if (w.pending.size > 0) return true;
       w.done(true);
@@ -209,7 +210,7 @@ function combined(results: readonly (RunResult | 'failed' | 'stopped')[]): RunRe
   return {
     // A host stopped before it attached (Ctrl-C while attaching) did not fail.
     exitCode: failed || results.includes('failed') ? 1 : 0,
-    aggregations: mergeHosts(ran.map((r) => r.aggregations)),
+    aggregations: mergeByName(ran.map((r) => r.aggregations)),
     lost: ran.reduce((n, r) => n + r.lost, 0),
     errors: failed?.errors ?? [],
     diagnostics: ran.flatMap((r) => r.diagnostics),

@@ -1,6 +1,7 @@
 // Raw bpftrace maps + the compiler's AggregationInfo -> typed aggregations: rows of keys and a
 // value, or keys and buckets. Also what the renderers and `trace check` need on top: DTrace's
-// row order, normalize/trunc, percentiles, and merging aggregations from several hosts.
+// row order, normalize/trunc, percentiles, and merging aggregations from several hosts, or from
+// the successive bpftrace runs of a followed container (--follow).
 
 import type { AggregationInfo, KeyInfo } from '../compiler/program.js';
 import { schemeOf, indexRange, type HistScheme } from './buckets.js';
@@ -294,6 +295,18 @@ export function merge(a: Aggregation, b: Aggregation): Aggregation {
   }
   out.push(...rows.values());
   return { ...a, rows: out, ...(approximate ? { approximate } : {}) };
+}
+
+/** Merges lists of aggregations (one per host, or per bpftrace of a followed run) by name, in first-seen order. */
+export function mergeByName(lists: readonly (readonly Aggregation[])[]): Aggregation[] {
+  const byName = new Map<string, Aggregation>();
+  for (const aggs of lists) {
+    for (const a of aggs) {
+      const prev = byName.get(a.name);
+      byName.set(a.name, prev && prev.kind === a.kind && prev.func === a.func ? merge(prev, a) : (prev ?? a));
+    }
+  }
+  return [...byName.values()];
 }
 
 function mergeRow(func: ScalarFunc, x: ScalarRow, y: ScalarRow): { row: ScalarRow; approximate: boolean } {

@@ -7,7 +7,7 @@
 import type { CompiledProgram } from '../compiler/program.js';
 import type { RunRequest } from '../helper/protocol.js';
 import type { Diagnostic } from '../lang/diagnostics.js';
-import { merge, type Aggregation } from './aggregate.js';
+import { mergeByName, type Aggregation } from './aggregate.js';
 import { openRun } from './helper-client.js';
 import type { TargetRequest } from './request.js';
 import { Presenter, type OutStream } from './presenter.js';
@@ -52,18 +52,6 @@ export interface FleetResult {
 /** The `host` builtin's value: the host as the user named it, without a login name. */
 export function hostName(label: string): string {
   return label.replace(/^[^@]*@/, '');
-}
-
-/** Merges each host's aggregations by name, in the program's declaration order. */
-export function mergeHosts(perHost: readonly (readonly Aggregation[])[]): Aggregation[] {
-  const byName = new Map<string, Aggregation>();
-  for (const aggs of perHost) {
-    for (const a of aggs) {
-      const prev = byName.get(a.name);
-      byName.set(a.name, prev && prev.kind === a.kind && prev.func === a.func ? merge(prev, a) : (prev ?? a));
-    }
-  }
-  return [...byName.values()];
 }
 
 /**
@@ -124,7 +112,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   const live = new Set<string>();
   const drawSnapshot = () => {
     if (!merged.presenter || ![...live].every((h) => latest.has(h))) return;
-    merged.presenter.handle({ kind: 'snapshot', aggregations: mergeHosts([...latest.values()]) });
+    merged.presenter.handle({ kind: 'snapshot', aggregations: mergeByName([...latest.values()]) });
     latest.clear();
   };
   let settledHosts = 0;
@@ -206,7 +194,7 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   status.clear();
 
   const ran = hosts.filter((h): h is HostOutcome & { result: RunResult } => h.result !== null);
-  const aggregations = mergeHosts(ran.map((h) => h.result.aggregations));
+  const aggregations = mergeByName(ran.map((h) => h.result.aggregations));
   if (many && merged.presenter && merged.program) merged.presenter.final(shownOf(merged.program, aggregations));
   if (many) status.summary(hosts);
   const exitCode = hosts.every((h) => h.exitCode === 0) ? 0 : ran.length === 0 && hosts.some((h) => h.exitCode === 2) ? 2 : 1;

@@ -4,15 +4,20 @@
 // AbortSignal), as DTrace's Ctrl-C: it runs END and prints the final aggregations. If it has
 // not exited ~5 s later it is killed. It is also killed if our process exits, and, where
 // util-linux's setpriv exists, by the kernel if our process dies (parent-death signal).
+//
+// For --follow (follow.ts) a run can carry the aggregations of the bpftrace runs before it:
+// they are added into everything shown and returned. Such a run is replaced by detaching it:
+// SIGINT as above, but what it prints from then on (its END clauses, its exit dump) is not
+// shown; its maps still come back in RunResult.aggregations.
 
 import type { CompiledProgram } from '../compiler/program.js';
-import type { Aggregation } from './aggregate.js';
+import { merge, mergeByName, type Aggregation } from './aggregate.js';
 import type { BpftraceInfo } from './bpftrace.js';
 import { localBpftrace, type ProcessEnd, type ProgramProcess } from './bpftrace-process.js';
 import { StderrParser, type BpftraceDiagnostic } from './diagnostics.js';
 import { decodeLine } from './events.js';
 import { Presenter, type OutStream } from './presenter.js';
-import { EventStream } from './stream.js';
+import { EventStream, type FinalResult } from './stream.js';
 import { mark } from './timing.js';
 
 export interface RunOptions {
@@ -51,14 +56,20 @@ export interface RunOptions {
   readonly onSnapshot?: (aggregations: readonly Aggregation[]) => void;
   /** Render the exit-time aggregations (default true); they are in RunResult.aggregations either way. */
   readonly renderFinal?: boolean;
+  /** Aggregations of earlier bpftrace runs of this trace (--follow): merged into all shown and returned. */
+  readonly carried?: readonly Aggregation[];
+  /** Stops the run to replace it (--follow): as `signal`, but nothing it prints from then on is shown. */
+  readonly detach?: AbortSignal;
+  /** Given, at start, a way to print a stderr line in step with the run's output (a snapshot redrawn in place stays whole). */
+  readonly onStart?: (run: { message(line: string): void }) => void;
 }
 
-export type StopReason = 'exit' | 'duration' | 'signal' | 'abort' | 'output-closed';
+export type StopReason = 'exit' | 'duration' | 'signal' | 'abort' | 'output-closed' | 'detach';
 
 export interface RunResult {
   /** 0 on a normal end (including Ctrl-C, duration, abort); 1 when bpftrace failed. */
   readonly exitCode: number;
-  /** The user's aggregations at exit. */
+  /** The user's aggregations at exit (with the carried ones). */
   readonly aggregations: readonly Aggregation[];
   readonly lost: number;
   /** bpftrace errors (severity 'error'). */
@@ -107,7 +118,10 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     let startFailure: string | null = null;
     let attachedFired = false;
     let finished = false;
+    /** Detached: what bpftrace prints from now on is not shown. */
+    let muted = false;
     const timers: NodeJS.Timeout[] = [];
+    const carried = opts.carried ?? [];
 
     const fireAttached = () => {
       if (attachedFired) return;
@@ -137,11 +151,13 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     };
 
     const onStdoutLine = (line: string) => {
-      for (const o of stream.push(decodeLine(line, decodeOpts))) {
+      for (let o of stream.push(decodeLine(line, decodeOpts))) {
         if (o.kind === 'diagnostic') {
           onDiag(o.diagnostic);
           continue;
         }
+        if (muted && (o.kind === 'text' || o.kind === 'snapshot' || o.kind === 'printa' || o.kind === 'print')) continue;
+        if (carried.length && (o.kind === 'snapshot' || o.kind === 'printa' || o.kind === 'print')) o = { ...o, aggregations: addCarried(carried, o.aggregations, o.kind === 'snapshot') };
         if (o.kind === 'snapshot' && opts.onSnapshot) {
           presenter.flush();
           try {
@@ -160,6 +176,11 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     const stop = (why: StopReason) => {
       if (finished) return;
       if (stopping) {
+        // Ctrl-C while being replaced: the trace ends (the caller renders what was carried).
+        if (stoppedBy === 'detach' && why === 'signal') {
+          stoppedBy = 'signal';
+          return;
+        }
         // A second interrupt: the user does not want to wait for END.
         if (why === 'signal' && !forced) {
           forced = true;
@@ -179,6 +200,10 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
 
     const onSignal = () => stop('signal');
     const onAbort = () => stop('abort');
+    const onDetach = () => {
+      muted = true;
+      stop('detach');
+    };
     const onOutError = () => {
       // The reader went away (`trace ... | head`): stop writing, and stop bpftrace.
       presenter.closeStdout();
@@ -196,8 +221,13 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       if (opts.signal.aborted) queueMicrotask(onAbort);
       else opts.signal.addEventListener('abort', onAbort, { once: true });
     }
+    if (opts.detach) {
+      if (opts.detach.aborted) queueMicrotask(onDetach);
+      else opts.detach.addEventListener('abort', onDetach, { once: true });
+    }
     if (opts.durationMs !== undefined && opts.durationMs >= 0) timers.push(setTimeout(() => stop('duration'), opts.durationMs));
 
+    opts.onStart?.({ message: (line) => presenter.message(line) });
     presenter.progress('starting bpftrace...');
 
     mark('starting bpftrace');
@@ -218,14 +248,16 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       if (e.kind === 'failed') startFailure = e.message;
       for (const d of stderrParser.end()) onDiag(d);
       cleanup();
-      const fin = stream.finish();
-      if (opts.renderFinal !== false && e.kind !== 'failed') presenter.final(fin.shown);
+      const fin = finalWithCarried(stream.finish(), carried, compiled.printedAtEnd);
+      if (opts.renderFinal !== false && e.kind !== 'failed' && !muted) presenter.final(fin.shown);
       // bpftrace can exit without its exit-time map dump (seen when it is stopped while its
       // output pipe is full): say so rather than end with the tables silently missing.
       const unprinted = compiled.aggregations.filter((a) => !compiled.printedAtEnd.includes(a.name));
       if (e.kind === 'exit' && e.code === 0 && !stream.sawFinal && unprinted.length > 0 && !compiled.options.quiet) {
         presenter.message(
-          fin.all.length > 0
+          muted
+            ? 'trace: the replaced bpftrace exited without printing its final aggregations: what it counted since its last interval is missing'
+            : fin.all.length > 0
             ? 'trace: bpftrace exited without printing its final aggregations; the last interval\'s values are above'
             : 'trace: bpftrace exited without printing its final aggregations (it was stopped while its output was backed up); run with -i 1s to see values as they change',
         );
@@ -249,6 +281,8 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       if (killedAfterTimeout) return resolve(fail(`bpftrace did not stop within ${Math.round((opts.killAfterMs ?? 5000) / 1000)} s of SIGINT and was killed`));
       if (forced) return resolve({ ...base, exitCode: 130, message: 'interrupted again: bpftrace was killed before printing its final aggregations' });
       if (code === 0) return resolve({ ...base, exitCode: 0 });
+      // Replaced while it was still starting (its SIGINT handler not yet set): it had nothing to report.
+      if (code === null && stoppedBy === 'detach' && !attachedFired) return resolve({ ...base, exitCode: 0 });
       if (code === null) return resolve(fail(`bpftrace was killed by ${sig ?? 'a signal'}`));
       const first = errors[0] ?? [...diagnostics].reverse().find((d) => d.severity === 'info');
       return resolve(fail(first ? `bpftrace failed: ${first.message.replace(/\.$/, '')}` : `bpftrace exited with status ${code}`));
@@ -260,6 +294,30 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
       process.off('SIGTERM', onSignal);
       stdoutEmitter.off?.('error', onOutError);
       opts.signal?.removeEventListener('abort', onAbort);
+      opts.detach?.removeEventListener('abort', onDetach);
     }
   });
+}
+
+/** Shown aggregations with the carried ones added: a snapshot shows every aggregation, a printa or print only its own. */
+function addCarried(carried: readonly Aggregation[], aggs: readonly Aggregation[], all: boolean): Aggregation[] {
+  if (all) return mergeByName([carried, aggs]);
+  return aggs.map((a) => {
+    const c = carried.find((x) => x.name === a.name);
+    return c && c.kind === a.kind && c.func === a.func ? merge(c, a) : a;
+  });
+}
+
+/** The exit-time result with the carried aggregations: an aggregation only earlier runs saw is shown too. */
+function finalWithCarried(fin: FinalResult, carried: readonly Aggregation[], printedAtEnd: readonly string[]): FinalResult {
+  if (carried.length === 0) return fin;
+  const all = mergeByName([carried, fin.all]);
+  const had = new Set(fin.all.map((a) => a.name));
+  const shownNames = new Set(fin.shown.map((a) => a.name));
+  const printed = new Set(printedAtEnd);
+  const names = new Set(all.map((a) => a.name));
+  return {
+    all,
+    shown: [...all.filter((a) => shownNames.has(a.name) || (!had.has(a.name) && !printed.has(a.name))), ...fin.shown.filter((a) => !names.has(a.name))],
+  };
 }

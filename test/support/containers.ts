@@ -35,6 +35,8 @@ export interface StartTestOptions {
   labels?: Record<string, string>;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Listen on this port (default: one the service picks; a restart then moves it). */
+  port?: number;
 }
 
 /** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone. */
@@ -98,6 +100,7 @@ export class TestContainers {
           ...(o.args ? { args: o.args } : {}),
           ...(o.env ? { env: o.env } : {}),
           ...(o.readyTimeoutMs ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
+          ...(o.port ? { port: o.port } : {}),
         }),
       ),
     );
@@ -106,6 +109,22 @@ export class TestContainers {
     const bad = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (bad) throw bad.reason;
     return ok;
+  }
+
+  /**
+   * Removes `c` and runs a new container of its service under the same name and port (a new
+   * id, a new PID), as `podman rm` + `podman run` do; `whileDown` runs in between.
+   */
+  async recreate(c: TestContainer, o: Omit<StartTestOptions, 'port'> & { whileDown?: () => Promise<unknown> } = {}): Promise<TestContainer> {
+    const bins = await this.binaries();
+    await removeContainer(c.name);
+    await o.whileDown?.();
+    const labels = { [TEST_LABEL]: '1', [OWNER_LABEL]: ownerId(), ...(o.labels ?? {}) };
+    const next = await startServiceContainer(bins, c.service, { name: c.name, port: c.port, labels, ...(o.args ? { args: o.args } : {}), ...(o.env ? { env: o.env } : {}) });
+    const i = this.all.indexOf(c);
+    if (i >= 0) this.all.splice(i, 1, next);
+    else this.all.push(next);
+    return next;
   }
 
   /** Runs the load generator against one container (path pattern with {n} / {ms}). */

@@ -61,6 +61,19 @@ export function procStat(pid: number): { start: string; state: string } | null {
   }
 }
 
+/** Clock ticks per second of /proc/PID/stat's times: USER_HZ, 100 in Linux's ABI on every architecture we run on. */
+const USER_HZ = 100;
+
+/** How long ago a process started (from its start time in clock ticks), in ms; null when /proc/uptime cannot be read. */
+export function startedAgoMs(startTicks: number): number | null {
+  try {
+    const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(up) ? Math.max(0, Math.round(up * 1000 - (startTicks * 1000) / USER_HZ)) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function procComm(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();

@@ -299,6 +299,9 @@ export function watchTargets(
   return stop;
 }
 
+/** How long a restarted container's main process may take to exec its binary. */
+const EXEC_GRACE_MS = 2000;
+
 export interface RestartOptions extends ResolveOptions {
   /** Poll period, ms (default 500). */
   intervalMs?: number;
@@ -315,13 +318,19 @@ export async function waitForRestart(target: ResolvedTarget, timeoutMs: number, 
   const runtime: ContainerRuntime = target.runtime;
   const deadline = Date.now() + timeoutMs;
   const interval = opts.intervalMs ?? 500;
+  let firstSeen: number | null = null;
   for (;;) {
     if (opts.signal?.aborted) return null;
     const r = await resolveTargets({ containers: [target.name], labels: [], pids: [], runtime }, opts);
     if (r.ok) {
       const t = r.targets[0];
       const sameProcess = t && t.hostPid === target.hostPid && (t.startTime === undefined || target.startTime === undefined || t.startTime === target.startTime);
-      if (t && (t.id !== target.id || !sameProcess)) return t;
+      if (t && (t.id !== target.id || !sameProcess)) {
+        // Just started, its main process can still be the runtime's init, not yet exec'd into
+        // the container's binary: give it a moment before taking the binary as missing.
+        firstSeen ??= Date.now();
+        if (t.exeHost !== '' || target.exeHost === '' || Date.now() - firstSeen >= EXEC_GRACE_MS) return t;
+      }
     }
     const left = deadline - Date.now();
     if (left <= 0) return null;
