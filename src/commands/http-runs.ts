@@ -1,0 +1,121 @@
+// What `trace stat`, `trace top` and `trace tap` share: resolve the containers, group them into
+// services (one binary each), compile a generated program for each service's binary and run
+// them side by side, one bpftrace per binary (a probe without a binary attaches to the main
+// executable of the run's first target, so one program cannot probe two images' binaries),
+// all stopped together by Ctrl-C, -d, or a target that stops.
+
+import { statSync } from 'node:fs';
+import { COMMAND_LINE, Source } from '../lang/source.js';
+import { hasErrors } from '../lang/diagnostics.js';
+import { findBpftrace } from '../runner/bpftrace.js';
+import { resolveRequest, type TargetRequest } from '../runner/request.js';
+import type { Aggregation } from '../runner/aggregate.js';
+import type { RunResult } from '../runner/session.js';
+import { groupServices, type Service } from '../runner/service-stats.js';
+import { selectorProblem, watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
+import { fail, type Streams } from './output.js';
+
+export interface HttpRunOptions {
+  readonly command: string;
+  readonly targets: TargetRequest;
+  readonly bpftrace?: string;
+  /** The generated D program (the same for every binary). */
+  readonly program: string;
+  /** bpftrace prints cumulative snapshots this often (null: none). */
+  readonly intervalMs: number | null;
+  readonly durationMs: number | null;
+  /** All services' probes are attached. */
+  readonly onAttached?: (services: readonly Service[]) => void;
+  readonly onSnapshot?: (service: Service, aggs: readonly Aggregation[]) => void;
+  readonly onText?: (service: Service, text: string) => void;
+}
+
+export interface HttpRunResult {
+  readonly exitCode: number;
+  readonly services: readonly Service[];
+  /** Each service's aggregations at exit, by service name. */
+  readonly finals: ReadonlyMap<string, readonly Aggregation[]>;
+}
+
+const none = (exitCode: number): HttpRunResult => ({ exitCode, services: [], finals: new Map() });
+
+/** Containers of one image share the file (overlayfs): its device and inode. */
+function fileIdentity(t: ResolvedTarget): string {
+  try {
+    const s = statSync(t.exeHost);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return `path:${t.exeHost || t.name}`;
+  }
+}
+
+export async function runHttpPrograms(opts: HttpRunOptions, io: Streams): Promise<HttpRunResult> {
+  if (opts.targets.containers.length + opts.targets.labels.length + opts.targets.pids.length === 0) {
+    fail(io, `trace ${opts.command} needs the services to watch: -c NAME (repeatable) or -l key=value`);
+    return none(2);
+  }
+  const problem = selectorProblem(opts.targets);
+  if (problem !== null) {
+    fail(io, problem);
+    return none(2);
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    fail(io, `trace ${opts.command} runs bpftrace itself for now: run it as root (the helper and --host come later)`);
+    return none(1);
+  }
+  const [found, resolved] = await Promise.all([findBpftrace({ explicit: opts.bpftrace, env: io.env }), resolveRequest(opts.targets, io.env)]);
+  if (!found.ok) return fail(io, found.message), none(1);
+  if (!resolved.ok) return fail(io, resolved.message), none(1);
+  const groups = groupServices(resolved.targets, fileIdentity);
+  const services: Service[] = groups.map(({ name, containers }) => ({ name, containers }));
+
+  const [{ parse }, { compileFor }, { runProgram }] = await Promise.all([import('../lang/parse.js'), import('../helper/prepare.js'), import('../runner/session.js')]);
+  const source = new Source(COMMAND_LINE, opts.program);
+  const parsed = parse(source);
+  if (hasErrors(parsed.diagnostics)) throw new Error(`generated program does not parse: ${parsed.diagnostics[0]!.message}`);
+  const compiled = [];
+  for (const g of groups) {
+    const c = await compileFor({ source, program: parsed.program, parseDiagnostics: [], args: [], targets: g.targets, hostPids: false, intervalMs: opts.intervalMs, quiet: true, destructive: false, bpftrace: found.info });
+    if (!c.ok) {
+      const why = c.message ?? c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'it cannot be traced';
+      fail(io, `cannot watch ${g.name} (${g.containers.join(', ')}) as a Go net/http server: ${why}`);
+      return none(1);
+    }
+    compiled.push(c.compiled);
+  }
+
+  const stop = new AbortController();
+  const unwatch = watchTargets(resolved.targets, (_t, reason) => {
+    fail(io, `${reason}; ending the trace`);
+    stop.abort();
+  });
+  let attached = 0;
+  const results = await Promise.all(
+    compiled.map((c, i) => {
+      const service = services[i]!;
+      return runProgram(c, {
+        bpftrace: found.info,
+        output: 'table',
+        stdout: io.stdout,
+        stderr: io.stderr,
+        env: io.env,
+        signal: stop.signal,
+        progress: false,
+        renderFinal: false,
+        ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
+        onAttached: () => {
+          if (++attached === compiled.length) opts.onAttached?.(services);
+        },
+        onSnapshot: (aggs) => opts.onSnapshot?.(service, aggs),
+        onText: (text) => opts.onText?.(service, text),
+      }).then((r: RunResult) => {
+        // One bpftrace that fails ends the others: a partial table would mislead.
+        if (r.exitCode !== 0) stop.abort();
+        return r;
+      });
+    }),
+  ).finally(unwatch);
+  const failed = results.find((r) => r.exitCode !== 0);
+  if (failed?.message) fail(io, failed.message);
+  return { exitCode: failed ? failed.exitCode : 0, services, finals: new Map(results.map((r, i) => [services[i]!.name, r.aggregations])) };
+}
