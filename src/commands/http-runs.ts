@@ -28,6 +28,11 @@ export interface HttpRunOptions {
   readonly onAttached?: (services: readonly Service[]) => void;
   readonly onSnapshot?: (service: Service, aggs: readonly Aggregation[]) => void;
   readonly onText?: (service: Service, text: string) => void;
+  /**
+   * Pages per CPU of bpftrace's event ring (its default, 64, overflows within a second of
+   * a busy service's per-request printf when the machine is loaded: events are then lost).
+   */
+  readonly ringPages?: number;
 }
 
 export interface HttpRunResult {
@@ -98,7 +103,7 @@ export async function runHttpPrograms(opts: HttpRunOptions, io: Streams): Promis
         output: 'table',
         stdout: io.stdout,
         stderr: io.stderr,
-        env: io.env,
+        env: opts.ringPages !== undefined ? { ...io.env, BPFTRACE_PERF_RB_PAGES: String(opts.ringPages) } : io.env,
         signal: stop.signal,
         progress: false,
         renderFinal: false,

@@ -69,6 +69,8 @@ export async function tapCommand(o: TapOptions, io: Streams): Promise<number> {
       ...(o.bpftrace !== undefined ? { bpftrace: o.bpftrace } : {}),
       program: httpTapProgram(o.filter),
       intervalMs: null,
+      // 4 MiB per CPU: seconds of a busy service's requests if the reader falls behind.
+      ringPages: 1024,
       durationMs: o.durationMs,
       onAttached: head,
       onText: (_s, text) => {
