@@ -38,11 +38,13 @@ export interface HttpRunOptions {
 export interface HttpRunResult {
   readonly exitCode: number;
   readonly services: readonly Service[];
+  /** From the moment every service was watched to the stop (Ctrl-C, -d, a failure); 0 if never watched. */
+  readonly watchedMs: number;
   /** Each service's aggregations at exit, by service name. */
   readonly finals: ReadonlyMap<string, readonly Aggregation[]>;
 }
 
-const none = (exitCode: number): HttpRunResult => ({ exitCode, services: [], finals: new Map() });
+const none = (exitCode: number): HttpRunResult => ({ exitCode, services: [], watchedMs: 0, finals: new Map() });
 
 /** Containers of one image share the file (overlayfs): its device and inode. */
 function fileIdentity(t: ResolvedTarget): string {
@@ -90,11 +92,19 @@ export async function runHttpPrograms(opts: HttpRunOptions, io: Streams): Promis
   }
 
   const stop = new AbortController();
+  let attachedAt = 0;
+  let stoppedAt = 0;
+  // Each run stops itself on SIGINT/SIGTERM; this only notes when.
+  const stopping = () => (stoppedAt ||= Date.now());
+  stop.signal.addEventListener('abort', stopping);
+  process.on('SIGINT', stopping);
+  process.on('SIGTERM', stopping);
   const unwatch = watchTargets(resolved.targets, (_t, reason) => {
     fail(io, `${reason}; ending the trace`);
     stop.abort();
   });
   let attached = 0;
+  let timer: NodeJS.Timeout | undefined;
   const results = await Promise.all(
     compiled.map((c, i) => {
       const service = services[i]!;
@@ -107,9 +117,12 @@ export async function runHttpPrograms(opts: HttpRunOptions, io: Streams): Promis
         signal: stop.signal,
         progress: false,
         renderFinal: false,
-        ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
+        // -d counts from the moment every service is watched, so all see the same window.
         onAttached: () => {
-          if (++attached === compiled.length) opts.onAttached?.(services);
+          if (++attached !== compiled.length) return;
+          attachedAt = Date.now();
+          if (opts.durationMs !== null) timer = setTimeout(() => stop.abort(), opts.durationMs);
+          opts.onAttached?.(services);
         },
         onSnapshot: (aggs) => opts.onSnapshot?.(service, aggs),
         onText: (text) => opts.onText?.(service, text),
@@ -119,8 +132,14 @@ export async function runHttpPrograms(opts: HttpRunOptions, io: Streams): Promis
         return r;
       });
     }),
-  ).finally(unwatch);
+  ).finally(() => {
+    unwatch();
+    clearTimeout(timer);
+    process.off('SIGINT', stopping);
+    process.off('SIGTERM', stopping);
+  });
+  const watchedMs = attachedAt === 0 ? 0 : (stoppedAt || Date.now()) - attachedAt;
   const failed = results.find((r) => r.exitCode !== 0);
   if (failed?.message) fail(io, failed.message);
-  return { exitCode: failed ? failed.exitCode : 0, services, finals: new Map(results.map((r, i) => [services[i]!.name, r.aggregations])) };
+  return { exitCode: failed ? failed.exitCode : 0, services, watchedMs, finals: new Map(results.map((r, i) => [services[i]!.name, r.aggregations])) };
 }

@@ -34,7 +34,6 @@ export async function watchHttp(command: 'stat' | 'top', o: StatOptions, io: Str
   const cumulative = () => new Map([...latest.values()].flatMap((m) => [...m]));
   let previous = new Map<string, Counters>();
   let lastLines = 0;
-  let started = 0;
   let lastTick = 0;
   let timer: NodeJS.Timeout | undefined;
 
@@ -60,7 +59,7 @@ export async function watchHttp(command: 'stat' | 'top', o: StatOptions, io: Str
       intervalMs: o.intervalMs,
       durationMs: o.durationMs,
       onAttached: (services) => {
-        started = lastTick = Date.now();
+        lastTick = Date.now();
         timer = setInterval(() => {
           const now = Date.now();
           const all = cumulative();
@@ -75,8 +74,8 @@ export async function watchHttp(command: 'stat' | 'top', o: StatOptions, io: Str
   );
   clearInterval(timer);
   // Not attached (a failure before the first interval): no rows to show.
-  if (started === 0) return r.exitCode;
-  const seconds = (Date.now() - started) / 1000;
+  if (r.watchedMs === 0) return r.exitCode;
+  const seconds = r.watchedMs / 1000;
   const final = new Map([...r.finals.values()].flatMap((aggs) => [...countersOf(aggs)]));
   show(rowsOf(r.services, final, seconds), new Date(), true, seconds);
   return r.exitCode;
