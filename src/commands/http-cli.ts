@@ -64,8 +64,8 @@ Examples:
 Docs: docs/stat.md`;
 
 const TAP_HELP = `
-Every request of Go net/http servers as it completes: time (UTC), container, method, status,
-the server's latency and the path. Filters run in the kernel: requests that do not match
+Every request of Go net/http servers as it completes: time (UTC), container, client address,
+method, status, the server's latency and the path. Filters run in the kernel: requests that do not match
 are never copied out.
 
 Examples:

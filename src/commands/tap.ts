@@ -1,5 +1,5 @@
 // `trace tap`: every request a Go net/http service completes, one line each (time, container,
-// method, path, status, latency), as it happens. The filters are BPF predicates: requests
+// client address, method, status, latency, path), as it happens. The filters are BPF predicates: requests
 // that do not match are never sent to user space.
 
 import { httpTapProgram, TAP_SEPARATOR, tapFilterProblem, type TapFilter } from '../compiler/http-programs.js';
@@ -19,6 +19,8 @@ export interface TapOptions {
 export interface TapEvent {
   readonly time: Date;
   readonly container: string;
+  /** The client's address (ip:port), as the server sees it. */
+  readonly client: string;
   readonly method: string;
   readonly status: number;
   readonly latencyNs: number;
@@ -29,25 +31,26 @@ export interface TapEvent {
 export function parseTapLine(text: string): TapEvent | null {
   const line = text.endsWith('\n') ? text.slice(0, -1) : text;
   const f = line.split(TAP_SEPARATOR);
-  if (f.length < 6 || !/^\d+$/.test(f[0]!)) return null;
+  if (f.length < 7 || !/^\d+$/.test(f[0]!)) return null;
   return {
     time: new Date(Number(BigInt(f[0]!) / 1_000_000n)),
     container: f[1]!,
-    method: f[2]!,
-    status: Number(f[3]),
-    latencyNs: Number(f[4]),
-    path: f.slice(5).join(TAP_SEPARATOR),
+    client: f[2]!,
+    method: f[3]!,
+    status: Number(f[4]),
+    latencyNs: Number(f[5]),
+    path: f.slice(6).join(TAP_SEPARATOR),
   };
 }
 
-const HEADER = `${'TIME'.padEnd(12)} ${'CONTAINER'.padEnd(32)} ${'METHOD'.padEnd(7)} ${'STATUS'.padStart(6)} ${'LATENCY'.padStart(9)}  PATH\n`;
+const HEADER = `${'TIME'.padEnd(12)} ${'CONTAINER'.padEnd(32)} ${'CLIENT'.padEnd(21)} ${'METHOD'.padEnd(7)} ${'STATUS'.padStart(6)} ${'LATENCY'.padStart(9)}  PATH\n`;
 
 export function formatTapEvent(e: TapEvent): string {
-  return `${e.time.toISOString().slice(11, 23).padEnd(12)} ${escapeControl(e.container).padEnd(32)} ${escapeControl(e.method).padEnd(7)} ${String(e.status).padStart(6)} ${humanNs(e.latencyNs).padStart(9)}  ${escapeControl(e.path)}\n`;
+  return `${e.time.toISOString().slice(11, 23).padEnd(12)} ${escapeControl(e.container).padEnd(32)} ${escapeControl(e.client).padEnd(21)} ${escapeControl(e.method).padEnd(7)} ${String(e.status).padStart(6)} ${humanNs(e.latencyNs).padStart(9)}  ${escapeControl(e.path)}\n`;
 }
 
 export function tapJson(e: TapEvent): string {
-  return JSON.stringify({ type: 'request', time: e.time.toISOString(), container: e.container, method: e.method, path: e.path, status: e.status, latency_ns: e.latencyNs }) + '\n';
+  return JSON.stringify({ type: 'request', time: e.time.toISOString(), container: e.container, client: e.client, method: e.method, path: e.path, status: e.status, latency_ns: e.latencyNs }) + '\n';
 }
 
 export async function tapCommand(o: TapOptions, io: Streams): Promise<number> {

@@ -3,7 +3,8 @@
 // share. A request is timed from net/http.serverHandler.ServeHTTP's entry to its return (RET
 // sites: Go cannot take uretprobes), per goroutine; its status is the first
 // net/http.(*response).WriteHeader's (200 when the handler never set one); the method and path
-// come from the *http.Request (Method at offset 0, URL at 16; url.URL's Path at 56).
+// come from the *http.Request (Method at offset 0, URL at 16, RemoteAddr at 176; url.URL's
+// Path at 56: unchanged for many Go releases).
 //
 // Probes without a binary attach to the target's main executable, so one program serves one
 // binary: the command runs one per binary, keyed by container. Filters are predicates, so
@@ -92,15 +93,16 @@ export function tapPredicate(f: TapFilter): string {
 }
 
 /**
- * One printf per request that passes the filter: wall-clock ns, container, method, status,
- * latency ns and path, TAP_SEPARATOR between them. The filter is an `if` in the return
+ * One printf per request that passes the filter: wall-clock ns, container, client address,
+ * method, status, latency ns and path, TAP_SEPARATOR between them. The filter is an `if` in the return
  * clause (the request must be decoded before it can be tested), so only matching requests
  * reach user space.
  */
 export function httpTapProgram(f: TapFilter): string {
   const pred = tapPredicate(f);
   const sep = '\\x1f';
-  const print = `printf("%d${sep}%s${sep}%s${sep}%d${sep}%d${sep}%s\\n", walltimestamp, container, this->method, this->status, timestamp - self->ts, this->path);`;
+  const client = 'gostr(*(uint64_t *)(self->req + 176), *(uint64_t *)(self->req + 184))';
+  const print = `printf("%d${sep}%s${sep}%s${sep}%s${sep}%d${sep}%d${sep}%s\\n", walltimestamp, container, ${client}, this->method, this->status, timestamp - self->ts, this->path);`;
   return [
     ...COMMON,
     clause(RETURN, 'self->ts', [...DECODE, ...(pred ? [`if (${pred}) {`, `\t${print}`, '}'] : [print]), ...CLEAR]),

@@ -150,7 +150,7 @@ describe('trace tap', () => {
     expect(other.sent).toBe(200);
     expect(load.failed).toBe(100);
 
-    const line = (name: string) => new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} ${name} +GET +(\\d{3}) +[\\d.]+[num]?s {2}(\\S+)$`);
+    const line = (name: string) => new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} ${name} +127\\.0\\.0\\.1:\\d+ +GET +(\\d{3}) +[\\d.]+[num]?s {2}(\\S+)$`);
     const requests = rv.stdout.split('\n').slice(1).filter((l) => l !== '');
     expect(requests.length, rv.stderr).toBe(1000);
     const parsed = requests.map((l) => line(feA.name).exec(l));

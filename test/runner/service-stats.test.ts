@@ -94,17 +94,17 @@ describe('groupServices', () => {
 });
 
 describe('tap lines', () => {
-  const line = '1796594442013199287\x1fweb-1\x1fGET\x1f500\x1f324519\x1f/vote\x1fodd\n';
+  const line = '1796594442013199287\x1fweb-1\x1f10.0.0.7:41234\x1fGET\x1f500\x1f324519\x1f/vote\x1fodd\n';
   it('parses the program\'s printf, keeping a separator inside the path', () => {
     const e = parseTapLine(line)!;
-    expect(e).toMatchObject({ container: 'web-1', method: 'GET', status: 500, latencyNs: 324519, path: '/vote\x1fodd' });
+    expect(e).toMatchObject({ container: 'web-1', client: '10.0.0.7:41234', method: 'GET', status: 500, latencyNs: 324519, path: '/vote\x1fodd' });
     expect(e.time.toISOString()).toBe('2026-12-06T22:00:42.013Z');
     expect(parseTapLine('something else\n')).toBeNull();
   });
 
   it('prints one aligned line, control characters escaped, or one JSON object', () => {
     const e = parseTapLine(line)!;
-    expect(formatTapEvent(e)).toBe('22:00:42.013 web-1                            GET        500     325us  /vote\\x1fodd\n');
-    expect(JSON.parse(tapJson(e))).toEqual({ type: 'request', time: '2026-12-06T22:00:42.013Z', container: 'web-1', method: 'GET', path: '/vote\x1fodd', status: 500, latency_ns: 324519 });
+    expect(formatTapEvent(e)).toBe('22:00:42.013 web-1                            10.0.0.7:41234        GET        500     325us  /vote\\x1fodd\n');
+    expect(JSON.parse(tapJson(e))).toEqual({ type: 'request', time: '2026-12-06T22:00:42.013Z', container: 'web-1', client: '10.0.0.7:41234', method: 'GET', path: '/vote\x1fodd', status: 500, latency_ns: 324519 });
   });
 });
