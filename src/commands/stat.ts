@@ -46,7 +46,8 @@ export async function watchHttp(command: 'stat' | 'top', o: StatOptions, io: Str
     const text = `${title}\n${renderRows(rows, { paths: command === 'top', total: final })}`;
     // In place: back over the previous table, clear to the end of the screen.
     if (inPlace && lastLines > 0 && !final) io.stdout.write(`\x1b[${lastLines}F\x1b[J`);
-    io.stdout.write(final && inPlace ? text : text + (inPlace ? '' : '\n'));
+    // Appended tables get a blank line between them.
+    io.stdout.write(inPlace ? text : text + '\n');
     lastLines = text.split('\n').length - 1;
   };
 
