@@ -52,13 +52,16 @@ function clause(probe: string, predicate: string, body: readonly string[]): stri
 
 /**
  * @requests, @failures (status >= 500) and @latency (ns), keyed by container, or by
- * container, method and path. Cumulative: the command takes differences between snapshots.
+ * container, method and path. By container also @connections: TCP connections accepted
+ * (accept4, in the server's own context, so the container filter applies). Cumulative: the
+ * command takes differences between snapshots.
  */
 export function httpStatProgram(keys: StatKeys): string {
   const k = keys === 'container' ? 'container' : 'container, this->method, this->path';
   const decode = keys === 'container' ? DECODE.slice(0, 2) : DECODE;
   return [
     ...COMMON,
+    ...(keys === 'container' ? ['tracepoint:syscalls:sys_exit_accept4 /args.ret >= 0/ { @connections[container] = count(); }'] : []),
     clause(RETURN, 'self->ts', [
       ...decode,
       `@requests[${k}] = count();`,

@@ -14,21 +14,25 @@ export interface Counters {
   readonly keys: readonly Key[];
   readonly requests: number;
   readonly failures: number;
+  /** TCP connections accepted (`trace stat` only). */
+  readonly connections: number;
   /** Latency histogram in ns, by lower edge. */
   readonly buckets: readonly Bucket[];
 }
 
 /** The counters in one run's aggregations, by keyId of their keys. */
 export function countersOf(aggs: readonly Aggregation[]): Map<string, Counters> {
-  const out = new Map<string, { keys: readonly Key[]; requests: number; failures: number; buckets: Bucket[] }>();
+  const out = new Map<string, { keys: readonly Key[]; requests: number; failures: number; connections: number; buckets: Bucket[] }>();
   const at = (keys: readonly Key[]) => {
     const id = keyId(keys);
     let c = out.get(id);
-    if (!c) out.set(id, (c = { keys, requests: 0, failures: 0, buckets: [] }));
+    if (!c) out.set(id, (c = { keys, requests: 0, failures: 0, connections: 0, buckets: [] }));
     return c;
   };
+  const scalars = { '@requests': 'requests', '@failures': 'failures', '@connections': 'connections' } as const;
   for (const a of aggs) {
-    if (a.kind === 'scalar' && (a.name === '@requests' || a.name === '@failures')) for (const r of a.rows) at(r.keys)[a.name === '@requests' ? 'requests' : 'failures'] = r.value;
+    const field = scalars[a.name as keyof typeof scalars];
+    if (a.kind === 'scalar' && field) for (const r of a.rows) at(r.keys)[field] = r.value;
     if (a.kind === 'hist' && a.name === '@latency') for (const r of a.rows) at(r.keys).buckets = [...r.buckets];
   }
   return out;
@@ -48,6 +52,7 @@ export function subtract(now: ReadonlyMap<string, Counters>, before: ReadonlyMap
       keys: c.keys,
       requests: c.requests - b.requests,
       failures: c.failures - b.failures,
+      connections: c.connections - b.connections,
       buckets: c.buckets.map((x) => ({ ...x, count: x.count - (old.get(x.lo) ?? 0) })).filter((x) => x.count > 0),
     });
   }
@@ -88,6 +93,8 @@ export interface Row {
   readonly path?: string;
   readonly requests: number;
   readonly rps: number;
+  /** TCP connections accepted (by service; not by path). */
+  readonly connections?: number;
   /** Share of requests answered below 500, 0..1; null without requests. */
   readonly success: number | null;
   /** Latency percentiles in ns (upper edges of their buckets); null without requests. */
@@ -96,7 +103,7 @@ export interface Row {
   readonly p99: number | null;
 }
 
-function row(service: Service, counters: readonly Counters[], seconds: number, extra: { method?: string; path?: string } = {}): Row {
+function row(service: Service, counters: readonly Counters[], seconds: number, extra: { method?: string; path?: string; connections?: number } = {}): Row {
   const requests = counters.reduce((s, c) => s + c.requests, 0);
   const failures = counters.reduce((s, c) => s + c.failures, 0);
   const merged = new Map<number, Bucket>();
@@ -117,7 +124,10 @@ function row(service: Service, counters: readonly Counters[], seconds: number, e
 
 /** One row per service (containers keyed first in the counters), in the services' order. */
 export function serviceRows(services: readonly Service[], counters: ReadonlyMap<string, Counters>, seconds: number): Row[] {
-  return services.map((s) => row(s, [...counters.values()].filter((c) => s.containers.includes(String(c.keys[0]))), seconds));
+  return services.map((s) => {
+    const mine = [...counters.values()].filter((c) => s.containers.includes(String(c.keys[0])));
+    return row(s, mine, seconds, { connections: mine.reduce((n, c) => n + c.connections, 0) });
+  });
 }
 
 /** One row per service, method and path (keys: container, method, path), busiest first. */
@@ -141,7 +151,7 @@ const rate = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 
 /** The rows as a table; `total` shows REQUESTS beside RPS (the whole run). */
 export function renderRows(rows: readonly Row[], opts: { paths?: boolean; total?: boolean } = {}): string {
-  const head = ['SERVICE', ...(opts.paths ? ['METHOD', 'PATH'] : ['REPLICAS']), ...(opts.total ? ['REQUESTS'] : []), 'RPS', 'SUCCESS', 'P50', 'P95', 'P99'];
+  const head = ['SERVICE', ...(opts.paths ? ['METHOD', 'PATH'] : ['REPLICAS']), ...(opts.total ? ['REQUESTS'] : []), 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', ...(opts.paths ? [] : ['NEW TCP'])];
   const cells = rows.map((r) => [
     r.service,
     ...(opts.paths ? [r.method ?? '', r.path ?? ''] : [String(r.replicas)]),
@@ -151,6 +161,7 @@ export function renderRows(rows: readonly Row[], opts: { paths?: boolean; total?
     dur(r.p50),
     dur(r.p95),
     dur(r.p99),
+    ...(opts.paths ? [] : [String(r.connections ?? 0)]),
   ]);
   const left = opts.paths ? 3 : 1;
   return renderGrid(head, cells, head.map((_, i) => (i < left ? 'left' : 'right'))) + '\n';
@@ -165,6 +176,7 @@ export function rowJson(r: Row, time: string, final: boolean): string {
     ...(r.method !== undefined ? { method: r.method, path: r.path } : { replicas: r.replicas }),
     requests: r.requests,
     rps: Number(r.rps.toFixed(3)),
+    ...(r.connections !== undefined ? { new_connections: r.connections } : {}),
     success: r.success === null ? null : Number(r.success.toFixed(6)),
     p50_ns: r.p50,
     p95_ns: r.p95,

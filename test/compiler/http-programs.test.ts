@@ -50,12 +50,15 @@ describe('httpStatProgram', () => {
     // The container key needs no method or path: the request is not read.
     expect(bt).not.toContain('+ 56');
     expect(bt).toMatch(/interval:s:1/);
+    // New TCP connections: accept4 in the server's own context, filtered to the container.
+    expect(bt).toMatch(/tracepoint:syscalls:sys_exit_accept4\n\/\(.*mnt_ns.*\) && \(args.ret >= 0\)\/\n\{\n\s*@connections\["frontend"\] = count\(\);/);
   });
 
   it('by path: keyed by container, method and path', () => {
     const bt = compiled(httpStatProgram('path'));
     expect(bt).toMatch(/@requests\["frontend", \$this_method, \$this_path\] = count\(\)/);
     expect(bt).toContain('+ 56');
+    expect(bt).not.toContain('accept4');
   });
 });
 

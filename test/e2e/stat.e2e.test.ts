@@ -45,6 +45,7 @@ interface JsonRow {
   replicas: number;
   requests: number;
   rps: number;
+  new_connections?: number;
   success: number | null;
   p50_ns: number | null;
   p95_ns: number | null;
@@ -77,6 +78,12 @@ describe('trace stat', () => {
     expect(total.frontend).toMatchObject({ replicas: 2, requests: sent });
     expect(total.voting).toMatchObject({ replicas: 1, requests: sent });
     expect(total.emoji).toMatchObject({ replicas: 1, requests: sent, success: 1 });
+    // Keep-alive: the load generator opens at most a connection per worker (4) per run,
+    // the frontends a few to each downstream; not one per request.
+    expect(total.frontend!.new_connections).toBeGreaterThanOrEqual(2);
+    expect(total.frontend!.new_connections).toBeLessThanOrEqual(16);
+    for (const s of ['voting', 'emoji']) expect(total[s]!.new_connections).toBeGreaterThanOrEqual(1);
+    for (const s of ['voting', 'emoji']) expect(total[s]!.new_connections).toBeLessThanOrEqual(16);
     // The frontend answers voting's status: its success is the load's, and voting's is
     // within 0.5 points of the injected 90%.
     expect(total.frontend!.success).toBeCloseTo((sent - failed) / sent, 5);
@@ -108,10 +115,10 @@ describe('trace stat', () => {
     expect(r.stdout).toMatch(/^\d\d:\d\d:\d\d {2}every 1s$/m);
     const tables = parseTables(r.stdout);
     expect(tables.length).toBeGreaterThanOrEqual(2);
-    expect(tables[0]!.header).toEqual(['SERVICE', 'REPLICAS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99']);
+    expect(tables[0]!.header).toEqual(['SERVICE', 'REPLICAS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', 'NEW TCP']);
     const whole = r.stdout.split(/^whole run \([\d.]+s\):$/m)[1]!;
     const [last] = parseTables(whole);
-    expect(last!.header).toEqual(['SERVICE', 'REPLICAS', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99']);
+    expect(last!.header).toEqual(['SERVICE', 'REPLICAS', 'REQUESTS', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', 'NEW TCP']);
     expect(last!.rows.map((row) => row.slice(0, 3))).toEqual([
       ['voting', '1', '0'],
       ['emoji', '1', '0'],

@@ -9,9 +9,11 @@ import { formatTapEvent, parseTapLine, tapJson } from '../../src/commands/tap.js
 const key = (label: string) => ({ label, type: 'string' as const, transform: 'none' as const });
 
 /** Cumulative aggregations as bpftrace's snapshot gives them: requests, failures, latency (ns). */
-function snapshot(rows: { keys: string[]; requests: number; failures: number; buckets: [number, number, number][] }[]): Aggregation[] {
+function snapshot(rows: { keys: string[]; requests: number; failures: number; connections?: number; buckets: [number, number, number][] }[]): Aggregation[] {
   const keys = rows[0]!.keys.map((_, i) => key(`k${i}`));
+  const conns = rows.filter((r) => r.connections !== undefined);
   return [
+    ...(conns.length ? [{ name: '@connections', keys, kind: 'scalar' as const, func: 'count' as const, rows: conns.map((r) => ({ keys: r.keys, value: r.connections! })) }] : []),
     { name: '@requests', keys, kind: 'scalar', func: 'count', rows: rows.map((r) => ({ keys: r.keys, value: r.requests })) },
     { name: '@failures', keys, kind: 'scalar', func: 'sum', rows: rows.map((r) => ({ keys: r.keys, value: r.failures })) },
     { name: '@latency', keys, kind: 'hist', func: 'latency', scheme: { kind: 'observed' }, rows: rows.map((r) => ({ keys: r.keys, buckets: r.buckets.map(([lo, hi, count]) => ({ lo, hi, count })) })) },
@@ -25,21 +27,21 @@ const services = [
 
 describe('service rows', () => {
   const before = countersOf(snapshot([
-    { keys: ['vote-1'], requests: 100, failures: 10, buckets: [[1000, 2000, 100]] },
+    { keys: ['vote-1'], requests: 100, failures: 10, connections: 2, buckets: [[1000, 2000, 100]] },
     { keys: ['emoji-1'], requests: 50, failures: 0, buckets: [[1000, 2000, 50]] },
   ]));
   const now = countersOf(snapshot([
-    { keys: ['vote-1'], requests: 300, failures: 30, buckets: [[1000, 2000, 250], [8000, 9000, 50]] },
-    { keys: ['vote-2'], requests: 100, failures: 10, buckets: [[1000, 2000, 99], [64000, 65000, 1]] },
+    { keys: ['vote-1'], requests: 300, failures: 30, connections: 2, buckets: [[1000, 2000, 250], [8000, 9000, 50]] },
+    { keys: ['vote-2'], requests: 100, failures: 10, connections: 1, buckets: [[1000, 2000, 99], [64000, 65000, 1]] },
     { keys: ['emoji-1'], requests: 50, failures: 0, buckets: [[1000, 2000, 50]] },
   ]));
 
   it('an interval is the difference of two snapshots; replicas are added up into their service', () => {
     const rows = serviceRows(services, subtract(now, before), 2);
     expect(rows).toEqual([
-      // vote-1: 200 new (150 fast, 50 slow), vote-2: 100 new (99 fast, 1 very slow)
-      { service: 'voting', replicas: 2, requests: 300, rps: 150, success: 0.9, p50: 2000, p95: 9000, p99: 9000 },
-      { service: 'emoji', replicas: 1, requests: 0, rps: 0, success: null, p50: null, p95: null, p99: null },
+      // vote-1: 200 new (150 fast, 50 slow), vote-2: 100 new (99 fast, 1 very slow); 1 new connection (vote-2's)
+      { service: 'voting', replicas: 2, connections: 1, requests: 300, rps: 150, success: 0.9, p50: 2000, p95: 9000, p99: 9000 },
+      { service: 'emoji', replicas: 1, connections: 0, requests: 0, rps: 0, success: null, p50: null, p95: null, p99: null },
     ]);
   });
 
@@ -52,11 +54,11 @@ describe('service rows', () => {
     const rows = serviceRows(services, now, 10);
     const text = renderRows(rows, { total: true });
     const lines = text.trimEnd().split('\n');
-    expect(lines[1]).toMatch(/│ SERVICE +│ REPLICAS │ REQUESTS │ +RPS │ SUCCESS │ +P50 │ +P95 │ +P99 │/);
-    expect(lines[3]).toMatch(/│ voting +│ +2 │ +400 │ +40\.0 │ +90\.00% │ +2us │ +9us │ +9us │/);
+    expect(lines[1]).toMatch(/│ SERVICE +│ REPLICAS │ REQUESTS │ +RPS │ SUCCESS │ +P50 │ +P95 │ +P99 │ NEW TCP │/);
+    expect(lines[3]).toMatch(/│ voting +│ +2 │ +400 │ +40\.0 │ +90\.00% │ +2us │ +9us │ +9us │ +3 │/);
     expect(lines[4]).toMatch(/│ emoji +│ +1 │ +50 │ +5\.0 │ 100\.00% │/);
     expect(JSON.parse(rowJson(rows[0]!, '2026-01-01T00:00:00.000Z', true))).toEqual({
-      type: 'total', time: '2026-01-01T00:00:00.000Z', service: 'voting', replicas: 2, requests: 400, rps: 40, success: 0.9, p50_ns: 2000, p95_ns: 9000, p99_ns: 9000,
+      type: 'total', time: '2026-01-01T00:00:00.000Z', service: 'voting', replicas: 2, requests: 400, rps: 40, new_connections: 3, success: 0.9, p50_ns: 2000, p95_ns: 9000, p99_ns: 9000,
     });
   });
 
