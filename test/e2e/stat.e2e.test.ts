@@ -135,6 +135,10 @@ describe('trace stat', () => {
     const missing = await runTrace(['stat', '-c', 'ctrace-test-no-such-container']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no container named 'ctrace-test-no-such-container'/);
+    // bpftrace 0.17 cannot place Go's return probes: refused before anything attaches.
+    const old = await runTrace(['stat', '-c', voting.name, '--bpftrace', '/usr/bin/bpftrace']);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/^trace: cannot watch voting \(.*\) as a Go net\/http server: .*needs a bpftrace that can attach at its return instructions/);
     const badStatus = await runTrace(['tap', '-c', voting.name, '--status', '600']);
     expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toMatch(/bad --status '600'/);
