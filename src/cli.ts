@@ -11,6 +11,7 @@ import { fail, parseDuration, type Streams } from './commands/output.js';
 import { runCommand } from './commands/run.js';
 import { addHostOptions, addRunOptions, addTargetOptions, hostOptionsFrom, runOptionsFrom, type RunFlags } from './commands/run-options.js';
 import { addProbeCommands } from './commands/probes.js';
+import { addHttpCommands } from './commands/http-cli.js';
 import { mark } from './runner/timing.js';
 
 const EXAMPLES = `
@@ -131,6 +132,8 @@ export async function main(argv: readonly string[], io: Streams = { stdout: proc
     });
   // `trace probes [NAME]` and `trace run NAME [args...]`: the scripts in probes/.
   addProbeCommands(program, io, (c) => (code = c));
+  // `trace stat`, `trace top`, `trace tap`: golden metrics and requests of Go HTTP services.
+  addHttpCommands(program, io, (c) => (code = c));
   const repl = addTargetOptions(program
     .command('repl'))
     .description('interactive session: type clauses (compiled at once), :start to attach, :print, :help')

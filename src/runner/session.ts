@@ -54,6 +54,8 @@ export interface RunOptions {
    * interval) instead of the presenter rendering it. For callers that render themselves.
    */
   readonly onSnapshot?: (aggregations: readonly Aggregation[]) => void;
+  /** Receives what the program prints (printf, print of a value) instead of stdout. */
+  readonly onText?: (text: string) => void;
   /** Render the exit-time aggregations (default true); they are in RunResult.aggregations either way. */
   readonly renderFinal?: boolean;
   /** Aggregations of earlier bpftrace runs of this trace (--follow): merged into all shown and returned. */
@@ -162,6 +164,14 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
           presenter.flush();
           try {
             opts.onSnapshot(o.aggregations);
+          } catch {
+            // a caller's hook must not break the run
+          }
+          continue;
+        }
+        if (o.kind === 'text' && opts.onText) {
+          try {
+            opts.onText(o.text);
           } catch {
             // a caller's hook must not break the run
           }

@@ -58,10 +58,10 @@ if (has('-h', '--help', '-V', '--version', '--emit')) {
   const rest = args.slice(1);
   const given = capDurations(rest);
   out = ['check', ...(given || has('--run') ? [] : ['--duration', '1s']), ...rest];
-} else if (first === 'run') {
+} else if (first === 'run' || first === 'stat' || first === 'top' || first === 'tap') {
   const rest = args.slice(1);
   const given = capDurations(rest);
-  out = ['run', ...rest, ...(given ? [] : ['--duration', '1s'])];
+  out = [first, ...rest, ...(given ? [] : ['--duration', '1s'])];
 } else {
   const given = capDurations(out);
   out = given ? out : ['--duration', '1s', ...out];

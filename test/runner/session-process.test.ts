@@ -63,6 +63,18 @@ describe('runProgram over a relayed process', () => {
     expect(r.message).toBe('lost the connection to the helper on web1');
     expect(out.text).toBe('');
   });
+
+  it('onText takes what the program prints, instead of stdout (trace tap parses it)', async () => {
+    const out = sink();
+    const texts: string[] = [];
+    const line = '{"type": "printf", "data": "1\\u001fweb\\n"}';
+    const r = await runProgram(prog, { bpftrace: INFO, process: replay([READY, line, line, FINAL, '{"type": "map", "data": {"@": {"cat": 3}}}'], { kind: 'exit', code: 0, signal: null }), output: 'table', stdout: out, stderr: sink(), handleSignals: false, progress: false, onText: (t) => texts.push(t) });
+    expect(r.exitCode).toBe(0);
+    expect(texts).toEqual(['1\x1fweb\n', '1\x1fweb\n']);
+    // The markers are not text, and the tables still go to stdout.
+    expect(out.text).not.toContain('web');
+    expect(out.text).toMatch(/cat\s+│\s+3/);
+  });
 });
 
 /** A process the test drives: `h` once started; records interrupts and kills. */
