@@ -71,7 +71,7 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
   if ('error' in remote) return remote;
   const kube = kubeFrom(o);
   if ('error' in kube) return kube;
-  const follow = followProblem(o, remote.hosts.length > 0 || kube.kube !== undefined);
+  const follow = followProblem(o, remote.hosts.length > 0 || kube.kube !== null);
   if (follow !== null) return { error: follow };
   return {
     ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
