@@ -10,7 +10,7 @@
 //   await h1.load(svc, 100);                       // 100 requests from the test
 //
 // /etc, /usr/local and /var/log are overlays on the machine's own (writes stay in the host's
-// directory); podman's dirs and /dev/shm (its lock segment: a second store sharing it would
+// directory); podman's dirs, /run/ctrace (the persistent helper's socket) and /dev/shm (its lock segment: a second store sharing it would
 // free the machine's locks at its first start) are fresh. Everything lives in one temp
 // directory, removed with the namespace's processes by stop(), or at process exit.
 
@@ -190,12 +190,13 @@ for x in etc usr-local var-log; do mkdir -p "$D/$x.up" "$D/$x.work"; done
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$D/etc.up,workdir=$D/etc.work" /etc
 mount -t overlay overlay -o "lowerdir=/usr/local,upperdir=$D/usr-local.up,workdir=$D/usr-local.work" /usr/local
 mount -t overlay overlay -o "lowerdir=/var/log,upperdir=$D/var-log.up,workdir=$D/var-log.work" /var/log
-for x in var-lib-containers run-containers run-libpod run-runc; do mkdir -p "$D/$x"; done
-mkdir -p /run/containers /run/libpod /run/runc
+for x in var-lib-containers run-containers run-libpod run-runc run-ctrace; do mkdir -p "$D/$x"; done
+mkdir -p /run/containers /run/libpod /run/runc /run/ctrace
 mount --bind "$D/var-lib-containers" /var/lib/containers
 mount --bind "$D/run-containers" /run/containers
 mount --bind "$D/run-libpod" /run/libpod
 mount --bind "$D/run-runc" /run/runc
+mount --bind "$D/run-ctrace" /run/ctrace
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 echo "$NAME" > /etc/hostname
 printf '127.0.1.1\\t%s\\n' "$NAME" >> /etc/hosts
@@ -220,7 +221,10 @@ function sshdConfig(dir: string, port: number): string {
     'PrintMotd no',
     'PrintLastLog no',
     'X11Forwarding no',
-    'AllowTcpForwarding no',
+    // Local forwarding (OpenSSH gates unix-socket forwarding with it too): the CLI reaches
+    // the persistent helper's socket that way.
+    'AllowTcpForwarding local',
+    'AllowStreamLocalForwarding local',
     'LogLevel ERROR',
     'MaxStartups 100',
     'MaxSessions 100',
