@@ -125,13 +125,17 @@ export async function fleetSection(ctx) {
   const raw = { rounds, definition: 'exec of trace -H ... until every host\'s BEGIN printf line is on its stdout (SIGINT afterwards; teardown not included)', program: programText('MARKER') };
   const t0 = performance.now();
   const fleet = await startTestHosts(Math.max(...SIZES));
+  // As many again whose sshd refuses forwarding: the CLI reaches their helper by exec (login
+  // shell, node start), as every run did before the persistent helper. Interleaved with the
+  // others, they show what it changed on the same machine at the same moments.
+  const execHosts = await Promise.all(Array.from({ length: Math.max(...SIZES) }, (_, i) => fleet.add({ name: `ctrace-x${i + 1}`, forwarding: false })));
   raw.hostsStartMs = performance.now() - t0;
   try {
-    const hosts = fleet.hosts;
+    const hosts = fleet.hosts.filter((h) => !execHosts.includes(h));
     const env = { HOME: fleet.home, PATH: process.env.PATH, NO_COLOR: '1' };
     log(`  fleet: ${hosts.length} test hosts up in ${(raw.hostsStartMs / 1000).toFixed(1)} s; installing the helper on all of them...`);
     const ti = performance.now();
-    const inst = spawnLines(process.execPath, [TRACE, 'helper', 'install', ...hosts.flatMap((h) => ['--host', h.name])], { env });
+    const inst = spawnLines(process.execPath, [TRACE, 'helper', 'install', ...[...hosts, ...execHosts].flatMap((h) => ['--host', h.name])], { env });
     const killer = setTimeout(() => inst.child.kill('SIGKILL'), 300_000);
     const ir = await inst.exited;
     clearTimeout(killer);
@@ -151,10 +155,19 @@ export async function fleetSection(ctx) {
     const localArgs = (m) => [TRACE, '--bpftrace', BPFTRACE, '-q', programText(m)];
     const localReady = (l) => (l === 'ready' ? 'x' : null);
     // One unmeasured run of each first: page cache, each sshd's first connection, the helper's files.
+    const EXEC_SIZES = [1, Math.max(...SIZES)];
+    const execMs = Object.fromEntries(EXEC_SIZES.map((n) => [n, []]));
+    const execPhases = Object.fromEntries(EXEC_SIZES.map((n) => [n, []]));
     for (const n of SIZES) await traceFleet(hosts.slice(0, n), env, marker());
+    for (const n of EXEC_SIZES) await traceFleet(execHosts.slice(0, n), env, marker());
     await bpftraceParallel(1, marker());
     await timeUntil(process.execPath, localArgs(marker()), { isReady: localReady, need: 1 });
     const steps = [
+      ...EXEC_SIZES.map((n) => async () => {
+        const r = await traceFleet(execHosts.slice(0, n), env, marker());
+        execMs[n].push(r.ms);
+        execPhases[n].push({ ready: r.ms, cliCpuS: r.cpuS, machineBusyS: r.busyS });
+      }),
       ...SIZES.map((n) => async () => {
         const r = await traceFleet(hosts.slice(0, n), env, marker());
         fleetMs[n].push(r.ms);
@@ -174,9 +187,11 @@ export async function fleetSection(ctx) {
     for (let r = 0; r < rounds; r++) {
       // Rotated each round, so no measurement always follows the same one.
       for (let i = 0; i < steps.length; i++) await steps[(i + r) % steps.length]();
-      log(`  fleet: round ${r + 1}/${rounds}: ${SIZES.map((n) => `${n} host${n > 1 ? 's' : ''} ${fleetMs[n].at(-1).toFixed(0)} ms`).join(', ')}; bpftrace x1 ${bt1.at(-1).toFixed(0)} ms, x8 ${bt8.at(-1).toFixed(0)} ms`);
+      log(`  fleet: round ${r + 1}/${rounds}: ${SIZES.map((n) => `${n} host${n > 1 ? 's' : ''} ${fleetMs[n].at(-1).toFixed(0)} ms`).join(', ')}; by exec: ${EXEC_SIZES.map((n) => `${n} ${execMs[n].at(-1).toFixed(0)} ms`).join(', ')}; bpftrace x1 ${bt1.at(-1).toFixed(0)} ms, x8 ${bt8.at(-1).toFixed(0)} ms`);
     }
     raw.fleetMs = fleetMs;
+    raw.execMs = execMs;
+    raw.execPhases = execPhases;
     raw.fleetPhases = fleetPhases;
     raw.teardownMs = teardown;
     raw.bpftraceMs = { 1: bt1, 8: bt8 };
@@ -202,6 +217,12 @@ export async function fleetSection(ctx) {
     const bt81 = summary(pairRatios(bt8, bt1));
     rows.push({ id: '5', name: 'fleet: 8 hosts / 1 host, time to attached (per round)', ratio: r81, goal: `<= ${GOAL}x`, pass: r81.median <= GOAL, note: `the 8 test hosts share this machine's ${availableParallelism()} CPUs (see the CPU figures above and the breakdown below); 8 bpftrace started at once take ${bt81.median.toFixed(1)}x one` });
     rows.push({ id: '5', name: 'fleet: 4 hosts / 1 host, time to attached (per round)', ratio: summary(pairRatios(fleetMs[4], fleetMs[1])) });
+    for (const n of EXEC_SIZES) {
+      const med = (f) => summary(execPhases[n].map(f)).median;
+      rows.push({ id: '5', name: `same rounds, hosts refusing SSH forwarding (helper by exec, the path before the persistent helper): trace -H x${n}`, value: summary(execMs[n]), unit: 'ms', extra: `whole machine ${med((p) => p.machineBusyS).toFixed(2)} CPU-s until attached; trace ${med((p) => p.cliCpuS).toFixed(2)} s` });
+    }
+    const e81 = summary(pairRatios(execMs[8], execMs[1]));
+    rows.push({ id: '5', name: 'same rounds, helper by exec: 8 hosts / 1 host', ratio: e81, note: 'compare with "fleet: 8 hosts / 1 host" above: the same machine at the same moments' });
     rows.push({ id: '5', name: 'reference: bpftrace 0.23 alone, same program, this machine: exec to BEGIN line', value: summary(bt1), unit: 'ms' });
     rows.push({ id: '5', name: 'reference: 8 bpftrace 0.23 started at once, same program: exec to the last BEGIN line', value: summary(bt8), unit: 'ms', ratio: bt81, note: 'ratio: to one bpftrace' });
     rows.push({ id: '5', name: 'reference: trace without -H (local), same program: exec to BEGIN line', value: summary(localTrace), unit: 'ms' });

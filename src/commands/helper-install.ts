@@ -210,6 +210,7 @@ mkdir -p "$LOGDIR" && chmod 750 "$LOGDIR" || fail "cannot create $LOGDIR"
 P=$(cat "$PIDFILE" 2>/dev/null)
 case "$P" in *[!0-9]*|'') ;; *) tr '\\0' ' ' < "/proc/$P/cmdline" 2>/dev/null | grep -q "$LIB/dist/helper/daemon.js" && kill -TERM "$P" ;; esac
 i=0; while [ -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+cd /
 if command -v setsid >/dev/null 2>&1; then setsid "$NODE" "$LIB/dist/helper/daemon.js" </dev/null >/dev/null 2>&1 &
 else "$NODE" "$LIB/dist/helper/daemon.js" </dev/null >/dev/null 2>&1 & fi
 i=0; while [ ! -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done

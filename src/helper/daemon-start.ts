@@ -24,7 +24,7 @@ export function ensureDaemon(env: NodeJS.ProcessEnv, socket = HELPER_SOCKET): vo
   void socketAnswers(socket).then((up) => {
     if (up) return;
     try {
-      const child = spawn(process.execPath, [fileURLToPath(new URL('./daemon.js', import.meta.url))], { detached: true, stdio: 'ignore', env: sessionless(env) });
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./daemon.js', import.meta.url))], { detached: true, stdio: 'ignore', cwd: '/', env: sessionless(env) });
       child.on('error', () => {});
       child.unref();
     } catch {

@@ -9,9 +9,10 @@
 //
 // Started by `trace helper install` (which restarts it with the new code) or by the exec'd
 // helper when a root login finds the socket silent. One instance: a second one that finds the
-// socket answering exits. SIGTERM: stop listening, let running traces end, then exit.
+// socket answering exits. SIGTERM: stop listening (which removes the socket), let running
+// traces end, then exit.
 
-import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -20,6 +21,14 @@ import { converse, helperVersion } from './connection.js';
 import { socketAnswers } from './daemon-start.js';
 import { ROOT } from './policy.js';
 import type { Message } from './protocol.js';
+
+function inodeOf(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
 
 function serveSocket(sock: Socket, version: string, onIdle: () => void): void {
   let open = true;
@@ -76,6 +85,14 @@ async function main(): Promise<void> {
   server.listen(HELPER_SOCKET, () => {
     chmodSync(HELPER_SOCKET, 0o600);
     writeFileSync(DAEMON_PID_FILE, `${process.pid}\n`, { mode: 0o644 });
+    // Two started at once: the later one took the path, so this one can no longer be
+    // reached; it ends once idle (exiting, not closing: closing would unlink the other's socket).
+    const ino = statSync(HELPER_SOCKET).ino;
+    setInterval(() => {
+      if (inodeOf(HELPER_SOCKET) === ino) return;
+      stopping = true;
+      if (active === 0) process.exit(0);
+    }, 30_000).unref();
   });
   process.on('SIGTERM', () => {
     stopping = true;

@@ -279,6 +279,20 @@ describe('the persistent helper (issue 16)', () => {
     expect(await lastAudit(h)).toMatchObject({ via: 'root socket', outcome: 'ok' });
   });
 
+  it('trace helper install restarts it, and the next run reaches the new one', async () => {
+    const h = hosts[0]!;
+    const pid = await daemonPid(h);
+    const install = await runTrace(['helper', 'install', '--host', h.name], { env, timeoutMs: 120_000 });
+    expect(stderrOf(install)).toBe('');
+    expect(install.code).toBe(0);
+    const now = await daemonPid(h);
+    expect(now).not.toBe(pid);
+    const r = await once(h, 'afterinstall');
+    expect(r.stdout).toBe('afterinstall\n');
+    expect(await lastAudit(h)).toMatchObject({ via: 'root socket', outcome: 'ok' });
+    expect(await daemonPid(h)).toBe(now);
+  });
+
   it('a program the helper rejects exits 2 with its diagnostic, as through the exec\'d helper', async () => {
     const r = await runTrace(['-H', hosts[0]!.name, 'BEGIN { @x = quantise(1); }'], { env });
     expect(r.code).toBe(2);

@@ -91,8 +91,11 @@ export interface TestHosts {
   readonly knownHostsFile: string;
   /** `Host ctrace-hN` aliases (HostName 127.0.0.1, Port, User root, IdentityFile, UserKnownHostsFile). */
   readonly sshConfigFile: string;
-  /** Starts one more host sharing the client key (port: a fixed one, e.g. for a delayed start). */
-  add(opts?: { port?: number; name?: string }): Promise<TestHost>;
+  /**
+   * Starts one more host sharing the client key (port: a fixed one, e.g. for a delayed start;
+   * forwarding: false makes its sshd refuse forwarding, so the CLI reaches the helper by exec).
+   */
+  add(opts?: { port?: number; name?: string; forwarding?: boolean }): Promise<TestHost>;
   stop(): Promise<void>;
 }
 
@@ -203,7 +206,7 @@ printf '127.0.1.1\\t%s\\n' "$NAME" >> /etc/hosts
 exec /usr/sbin/sshd -D -e -f "$D/sshd_config"
 `;
 
-function sshdConfig(dir: string, port: number): string {
+function sshdConfig(dir: string, port: number, forwarding: boolean): string {
   return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
@@ -222,9 +225,8 @@ function sshdConfig(dir: string, port: number): string {
     'PrintLastLog no',
     'X11Forwarding no',
     // Local forwarding (OpenSSH gates unix-socket forwarding with it too): the CLI reaches
-    // the persistent helper's socket that way.
-    'AllowTcpForwarding local',
-    'AllowStreamLocalForwarding local',
+    // the persistent helper's socket that way. Without it, the CLI falls back to exec.
+    ...(forwarding ? ['AllowTcpForwarding local', 'AllowStreamLocalForwarding local'] : ['AllowTcpForwarding no', 'AllowStreamLocalForwarding no']),
     'LogLevel ERROR',
     'MaxStartups 100',
     'MaxSessions 100',
@@ -429,7 +431,7 @@ class Host implements TestHost {
 }
 
 /** One host: its key, config and namespace, sshd ready on its port. */
-async function startHost(top: string, name: string, authorizedKeys: string, port?: number): Promise<Host> {
+async function startHost(top: string, name: string, authorizedKeys: string, port?: number, forwarding = true): Promise<Host> {
   const dir = join(top, name);
   mkdirSync(dir, { recursive: true });
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, 'ssh_host_ed25519_key')]);
@@ -438,7 +440,7 @@ async function startHost(top: string, name: string, authorizedKeys: string, port
   writeFileSync(join(dir, 'authorized_keys'), authorizedKeys);
   chmodSync(join(dir, 'authorized_keys'), 0o644);
   const p = port ?? (await freePort());
-  writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, p));
+  writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, p, forwarding));
   writeFileSync(join(dir, 'boot.sh'), BOOT);
   // sshd's privilege-separation directory (Debian's packaging makes it at boot, via systemd).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -503,9 +505,9 @@ export async function startTestHosts(n: number): Promise<TestHosts> {
         .join('\n'),
     );
   };
-  const add = async (opts: { port?: number; name?: string } = {}): Promise<TestHost> => {
+  const add = async (opts: { port?: number; name?: string; forwarding?: boolean } = {}): Promise<TestHost> => {
     const name = opts.name ?? `ctrace-h${++counter}`;
-    const h = await startHost(top, name, authorizedKeys, opts.port);
+    const h = await startHost(top, name, authorizedKeys, opts.port, opts.forwarding ?? true);
     record(h);
     return h;
   };
