@@ -84,6 +84,42 @@ function machineBusySeconds() {
   }
 }
 
+/** utime + stime of a process, and of its reaped children, in CPU-seconds. */
+function processCpu(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
+    return { self: (x[11] + x[12]) / 100, children: (x[13] + x[14]) / 100 };
+  } catch {
+    return { self: NaN, children: NaN };
+  }
+}
+
+/**
+ * What a test host's processes have used: its sshd (the listener, and every session it
+ * reaped), and its persistent helper (itself, and the bpftrace processes it reaped).
+ */
+function hostCpu(h) {
+  const sshd = processCpu(h.sshdPid);
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(join(h.dir, 'run-ctrace', 'helper.pid'), 'utf8'));
+  } catch {
+    // no persistent helper
+  }
+  const helper = pid > 0 ? processCpu(pid) : { self: 0, children: 0 };
+  return { sshd: sshd.self + sshd.children, helper: helper.self, bpftrace: helper.children };
+}
+
+/** CPU-seconds per host and run between two hostCpu snapshots of `hosts`, `runs` host-runs in all. */
+function perHostRun(before, after, runs) {
+  const out = { sshd: 0, helper: 0, bpftrace: 0 };
+  after.forEach((a, i) => {
+    for (const k of Object.keys(out)) out[k] += a[k] - before[i][k];
+  });
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v / runs]));
+}
+
 /** One `trace -H ...` run over `hosts`; line keys are host labels. */
 function traceFleet(hosts, env, marker) {
   const labels = hosts.map((h) => h.name);
@@ -184,11 +220,14 @@ export async function fleetSection(ctx) {
         idleBusy.push(machineBusySeconds() - b0);
       },
     ];
+    const cpu0 = { socket: hosts.map(hostCpu) };
     for (let r = 0; r < rounds; r++) {
       // Rotated each round, so no measurement always follows the same one.
       for (let i = 0; i < steps.length; i++) await steps[(i + r) % steps.length]();
       log(`  fleet: round ${r + 1}/${rounds}: ${SIZES.map((n) => `${n} host${n > 1 ? 's' : ''} ${fleetMs[n].at(-1).toFixed(0)} ms`).join(', ')}; by exec: ${EXEC_SIZES.map((n) => `${n} ${execMs[n].at(-1).toFixed(0)} ms`).join(', ')}; bpftrace x1 ${bt1.at(-1).toFixed(0)} ms, x8 ${bt8.at(-1).toFixed(0)} ms`);
     }
+    // Host-runs: each run of n hosts is n of them.
+    raw.cpuPerHostRun = { socket: perHostRun(cpu0.socket, hosts.map(hostCpu), rounds * SIZES.reduce((a, b) => a + b, 0)) };
     raw.fleetMs = fleetMs;
     raw.execMs = execMs;
     raw.execPhases = execPhases;
@@ -223,6 +262,10 @@ export async function fleetSection(ctx) {
     }
     const e81 = summary(pairRatios(execMs[8], execMs[1]));
     rows.push({ id: '5', name: 'same rounds, helper by exec: 8 hosts / 1 host', ratio: e81, note: 'compare with "fleet: 8 hosts / 1 host" above: the same machine at the same moments' });
+    // By exec, the helper is not always reaped by the sshd that started it (a session that
+    // ends first leaves it to init), so only the persistent helper's hosts are counted.
+    const c = raw.cpuPerHostRun.socket;
+    rows.push({ id: '5', name: 'CPU-s one host spends per run (start to exit), through the persistent helper', value: summary([c.sshd + c.helper + c.bpftrace]), unit: 's', extra: `sshd ${c.sshd.toFixed(3)}, persistent helper ${c.helper.toFixed(3)}, its bpftrace ${c.bpftrace.toFixed(3)}` });
     rows.push({ id: '5', name: 'reference: bpftrace 0.23 alone, same program, this machine: exec to BEGIN line', value: summary(bt1), unit: 'ms' });
     rows.push({ id: '5', name: 'reference: 8 bpftrace 0.23 started at once, same program: exec to the last BEGIN line', value: summary(bt8), unit: 'ms', ratio: bt81, note: 'ratio: to one bpftrace' });
     rows.push({ id: '5', name: 'reference: trace without -H (local), same program: exec to BEGIN line', value: summary(localTrace), unit: 'ms' });
@@ -231,7 +274,7 @@ export async function fleetSection(ctx) {
     log('  fleet: breakdown...');
     raw.breakdown = await breakdown(hosts, fleet.home, quick ? 2 : 3, marker, log);
     for (const b of raw.breakdown.rows) rows.push({ id: '5', name: `breakdown: ${b.name}`, value: summary(b.ms), unit: 'ms', ...(b.note ? { note: b.note } : {}) });
-    rows.push({ id: '5', name: `helper install on ${hosts.length} hosts (once)`, value: summary([raw.installMs]), unit: 'ms' });
+    rows.push({ id: '5', name: `helper install on ${hosts.length + execHosts.length} hosts (once)`, value: summary([raw.installMs]), unit: 'ms' });
   } finally {
     const ts = performance.now();
     await fleet.stop().catch((e) => log(`  fleet: stopping the test hosts: ${e.message}`));

@@ -12,7 +12,7 @@
 // socket answering exits. SIGTERM: stop listening (which removes the socket), let running
 // traces end, then exit.
 
-import { chmodSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -30,7 +30,7 @@ function inodeOf(path: string): number | null {
   }
 }
 
-function serveSocket(sock: Socket, version: string, onIdle: () => void): void {
+function serveSocket(sock: Socket, version: string): void {
   let open = true;
   const send = (m: Message) => {
     if (open) sock.write(JSON.stringify(m) + '\n');
@@ -50,7 +50,6 @@ function serveSocket(sock: Socket, version: string, onIdle: () => void): void {
     .then((code) => {
       send({ t: 'done', code });
       sock.end();
-      onIdle();
     });
 }
 
@@ -62,6 +61,7 @@ async function main(): Promise<void> {
   if (await socketAnswers(HELPER_SOCKET)) process.exit(0); // already running
   const dir = dirname(HELPER_SOCKET);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chownSync(dir, 0, 0);
   chmodSync(dir, 0o700);
   try {
     unlinkSync(HELPER_SOCKET); // a dead daemon's
@@ -71,12 +71,13 @@ async function main(): Promise<void> {
   const version = helperVersion();
   let active = 0;
   let stopping = false;
-  const idle = () => {
-    if (--active === 0 && stopping) process.exit(0);
-  };
   const server = createServer({ allowHalfOpen: true }, (sock) => {
     active++;
-    serveSocket(sock, version, idle);
+    // Counted until closed, so that an exit when stopping loses no last line.
+    sock.on('close', () => {
+      if (--active === 0 && stopping) process.exit(0);
+    });
+    serveSocket(sock, version);
   });
   server.on('error', (e) => {
     process.stderr.write(`ctrace helper: cannot listen on ${HELPER_SOCKET}: ${e.message}\n`);

@@ -293,6 +293,18 @@ describe('the persistent helper (issue 16)', () => {
     expect(await daemonPid(h)).toBe(now);
   });
 
+  it("on a host whose sshd refuses forwarding, runs go through the exec'd helper", async () => {
+    const h = await t.add({ forwarding: false });
+    const install = await runTrace(['helper', 'install', '--host', h.name], { env, timeoutMs: 120_000 });
+    expect(stderrOf(install)).toBe('');
+    expect(install.code).toBe(0);
+    const r = await once(h, 'noforwarding');
+    expect(stderrOf(r)).toBe('');
+    expect(r.stdout).toBe('noforwarding\n');
+    expect(await lastAudit(h)).toMatchObject({ caller: 'root', via: 'root ssh:127.0.0.1', outcome: 'ok' });
+    await h.stop();
+  });
+
   it('a program the helper rejects exits 2 with its diagnostic, as through the exec\'d helper', async () => {
     const r = await runTrace(['-H', hosts[0]!.name, 'BEGIN { @x = quantise(1); }'], { env });
     expect(r.code).toBe(2);
