@@ -10,8 +10,9 @@
 //   await h1.load(svc, 100);                       // 100 requests from the test
 //
 // /etc, /usr/local and /var/log are overlays on the machine's own (writes stay in the host's
-// directory); podman's dirs, /run/ctrace (the persistent helper's socket) and /dev/shm (its lock segment: a second store sharing it would
-// free the machine's locks at its first start) are fresh. Everything lives in one temp
+// directory); podman's dirs, /dev/shm (podman's lock segment: a second store sharing it would
+// free the machine's locks at its first start) and /run/ctrace (the persistent helper's
+// socket) are fresh. Everything lives in one temp
 // directory, removed with the namespace's processes by stop(), or at process exit.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
