@@ -7,7 +7,8 @@
 // stdout has shown the BEGIN line of every host (`ready`, or `[host] ready` with several).
 // PROGRAM is a host-wide tracepoint plus BEGIN { printf("ready\n"); }: bpftrace runs BEGIN
 // once every probe is attached, so this includes the CLI's start, the SSH connections
-// (handshake, host key, key authentication), the helper's node start on each host, its
+// (handshake, host key, key authentication), the channel to each host's persistent helper
+// (docs/helper.md; started by the install, reached over SSH forwarding to its socket), its
 // bpftrace discovery and compile there, bpftrace's own start and attach, and the relay of
 // the line back over SSH. trace is then interrupted (SIGINT); that teardown is recorded but
 // not part of the figure. Runs of 1, 4 and 8 hosts are interleaved round by round; the
@@ -16,8 +17,10 @@
 // For context, in the same rounds: bpftrace alone on this machine with the same program, one
 // process and 8 started at once (the test hosts share this machine's CPUs, so 8 bpftrace
 // starts at once is the floor no fleet of these hosts can beat), and `trace` locally.
-// Then a breakdown at 1 and 8 hosts: SSH connect alone, SSH + helper hello (node start on the
-// host), and the helper's run inside each host's namespaces without SSH (nsenter).
+// Then a breakdown at 1 and 8 hosts: SSH connect alone, SSH + hello through the persistent
+// helper's socket, SSH + hello through an exec'd helper (the fallback: the login shell and a
+// node start on the host), and an exec'd helper's run inside each host's namespaces without
+// SSH (nsenter).
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -81,6 +84,42 @@ function machineBusySeconds() {
   }
 }
 
+/** utime + stime of a process, and of its reaped children, in CPU-seconds. */
+function processCpu(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
+    return { self: (x[11] + x[12]) / 100, children: (x[13] + x[14]) / 100 };
+  } catch {
+    return { self: NaN, children: NaN };
+  }
+}
+
+/**
+ * What a test host's processes have used: its sshd (the listener, and every session it
+ * reaped), and its persistent helper (itself, and the bpftrace processes it reaped).
+ */
+function hostCpu(h) {
+  const sshd = processCpu(h.sshdPid);
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(join(h.dir, 'run-ctrace', 'helper.pid'), 'utf8'));
+  } catch {
+    // no persistent helper
+  }
+  const helper = pid > 0 ? processCpu(pid) : { self: 0, children: 0 };
+  return { sshd: sshd.self + sshd.children, helper: helper.self, bpftrace: helper.children };
+}
+
+/** CPU-seconds per host and run between two hostCpu snapshots of `hosts`, `runs` host-runs in all. */
+function perHostRun(before, after, runs) {
+  const out = { sshd: 0, helper: 0, bpftrace: 0 };
+  after.forEach((a, i) => {
+    for (const k of Object.keys(out)) out[k] += a[k] - before[i][k];
+  });
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v / runs]));
+}
+
 /** One `trace -H ...` run over `hosts`; line keys are host labels. */
 function traceFleet(hosts, env, marker) {
   const labels = hosts.map((h) => h.name);
@@ -122,13 +161,17 @@ export async function fleetSection(ctx) {
   const raw = { rounds, definition: 'exec of trace -H ... until every host\'s BEGIN printf line is on its stdout (SIGINT afterwards; teardown not included)', program: programText('MARKER') };
   const t0 = performance.now();
   const fleet = await startTestHosts(Math.max(...SIZES));
+  // As many again whose sshd refuses forwarding: the CLI reaches their helper by exec (login
+  // shell, node start), as every run did before the persistent helper. Interleaved with the
+  // others, they show what it changed on the same machine at the same moments.
+  const execHosts = await Promise.all(Array.from({ length: Math.max(...SIZES) }, (_, i) => fleet.add({ name: `ctrace-x${i + 1}`, forwarding: false })));
   raw.hostsStartMs = performance.now() - t0;
   try {
-    const hosts = fleet.hosts;
+    const hosts = fleet.hosts.filter((h) => !execHosts.includes(h));
     const env = { HOME: fleet.home, PATH: process.env.PATH, NO_COLOR: '1' };
     log(`  fleet: ${hosts.length} test hosts up in ${(raw.hostsStartMs / 1000).toFixed(1)} s; installing the helper on all of them...`);
     const ti = performance.now();
-    const inst = spawnLines(process.execPath, [TRACE, 'helper', 'install', ...hosts.flatMap((h) => ['--host', h.name])], { env });
+    const inst = spawnLines(process.execPath, [TRACE, 'helper', 'install', ...[...hosts, ...execHosts].flatMap((h) => ['--host', h.name])], { env });
     const killer = setTimeout(() => inst.child.kill('SIGKILL'), 300_000);
     const ir = await inst.exited;
     clearTimeout(killer);
@@ -148,10 +191,19 @@ export async function fleetSection(ctx) {
     const localArgs = (m) => [TRACE, '--bpftrace', BPFTRACE, '-q', programText(m)];
     const localReady = (l) => (l === 'ready' ? 'x' : null);
     // One unmeasured run of each first: page cache, each sshd's first connection, the helper's files.
+    const EXEC_SIZES = [1, Math.max(...SIZES)];
+    const execMs = Object.fromEntries(EXEC_SIZES.map((n) => [n, []]));
+    const execPhases = Object.fromEntries(EXEC_SIZES.map((n) => [n, []]));
     for (const n of SIZES) await traceFleet(hosts.slice(0, n), env, marker());
+    for (const n of EXEC_SIZES) await traceFleet(execHosts.slice(0, n), env, marker());
     await bpftraceParallel(1, marker());
     await timeUntil(process.execPath, localArgs(marker()), { isReady: localReady, need: 1 });
     const steps = [
+      ...EXEC_SIZES.map((n) => async () => {
+        const r = await traceFleet(execHosts.slice(0, n), env, marker());
+        execMs[n].push(r.ms);
+        execPhases[n].push({ ready: r.ms, cliCpuS: r.cpuS, machineBusyS: r.busyS });
+      }),
       ...SIZES.map((n) => async () => {
         const r = await traceFleet(hosts.slice(0, n), env, marker());
         fleetMs[n].push(r.ms);
@@ -168,12 +220,17 @@ export async function fleetSection(ctx) {
         idleBusy.push(machineBusySeconds() - b0);
       },
     ];
+    const cpu0 = { socket: hosts.map(hostCpu) };
     for (let r = 0; r < rounds; r++) {
       // Rotated each round, so no measurement always follows the same one.
       for (let i = 0; i < steps.length; i++) await steps[(i + r) % steps.length]();
-      log(`  fleet: round ${r + 1}/${rounds}: ${SIZES.map((n) => `${n} host${n > 1 ? 's' : ''} ${fleetMs[n].at(-1).toFixed(0)} ms`).join(', ')}; bpftrace x1 ${bt1.at(-1).toFixed(0)} ms, x8 ${bt8.at(-1).toFixed(0)} ms`);
+      log(`  fleet: round ${r + 1}/${rounds}: ${SIZES.map((n) => `${n} host${n > 1 ? 's' : ''} ${fleetMs[n].at(-1).toFixed(0)} ms`).join(', ')}; by exec: ${EXEC_SIZES.map((n) => `${n} ${execMs[n].at(-1).toFixed(0)} ms`).join(', ')}; bpftrace x1 ${bt1.at(-1).toFixed(0)} ms, x8 ${bt8.at(-1).toFixed(0)} ms`);
     }
+    // Host-runs: each run of n hosts is n of them.
+    raw.cpuPerHostRun = { socket: perHostRun(cpu0.socket, hosts.map(hostCpu), rounds * SIZES.reduce((a, b) => a + b, 0)) };
     raw.fleetMs = fleetMs;
+    raw.execMs = execMs;
+    raw.execPhases = execPhases;
     raw.fleetPhases = fleetPhases;
     raw.teardownMs = teardown;
     raw.bpftraceMs = { 1: bt1, 8: bt8 };
@@ -199,6 +256,16 @@ export async function fleetSection(ctx) {
     const bt81 = summary(pairRatios(bt8, bt1));
     rows.push({ id: '5', name: 'fleet: 8 hosts / 1 host, time to attached (per round)', ratio: r81, goal: `<= ${GOAL}x`, pass: r81.median <= GOAL, note: `the 8 test hosts share this machine's ${availableParallelism()} CPUs (see the CPU figures above and the breakdown below); 8 bpftrace started at once take ${bt81.median.toFixed(1)}x one` });
     rows.push({ id: '5', name: 'fleet: 4 hosts / 1 host, time to attached (per round)', ratio: summary(pairRatios(fleetMs[4], fleetMs[1])) });
+    for (const n of EXEC_SIZES) {
+      const med = (f) => summary(execPhases[n].map(f)).median;
+      rows.push({ id: '5', name: `same rounds, hosts refusing SSH forwarding (helper by exec, the path before the persistent helper): trace -H x${n}`, value: summary(execMs[n]), unit: 'ms', extra: `whole machine ${med((p) => p.machineBusyS).toFixed(2)} CPU-s until attached; trace ${med((p) => p.cliCpuS).toFixed(2)} s` });
+    }
+    const e81 = summary(pairRatios(execMs[8], execMs[1]));
+    rows.push({ id: '5', name: 'same rounds, helper by exec: 8 hosts / 1 host', ratio: e81, note: 'compare with "fleet: 8 hosts / 1 host" above: the same machine at the same moments' });
+    // By exec, the helper is not always reaped by the sshd that started it (a session that
+    // ends first leaves it to init), so only the persistent helper's hosts are counted.
+    const c = raw.cpuPerHostRun.socket;
+    rows.push({ id: '5', name: 'CPU-s one host spends per run (start to exit), through the persistent helper', value: summary([c.sshd + c.helper + c.bpftrace]), unit: 's', extra: `sshd ${c.sshd.toFixed(3)}, persistent helper ${c.helper.toFixed(3)}, its bpftrace ${c.bpftrace.toFixed(3)}` });
     rows.push({ id: '5', name: 'reference: bpftrace 0.23 alone, same program, this machine: exec to BEGIN line', value: summary(bt1), unit: 'ms' });
     rows.push({ id: '5', name: 'reference: 8 bpftrace 0.23 started at once, same program: exec to the last BEGIN line', value: summary(bt8), unit: 'ms', ratio: bt81, note: 'ratio: to one bpftrace' });
     rows.push({ id: '5', name: 'reference: trace without -H (local), same program: exec to BEGIN line', value: summary(localTrace), unit: 'ms' });
@@ -207,7 +274,7 @@ export async function fleetSection(ctx) {
     log('  fleet: breakdown...');
     raw.breakdown = await breakdown(hosts, fleet.home, quick ? 2 : 3, marker, log);
     for (const b of raw.breakdown.rows) rows.push({ id: '5', name: `breakdown: ${b.name}`, value: summary(b.ms), unit: 'ms', ...(b.note ? { note: b.note } : {}) });
-    rows.push({ id: '5', name: `helper install on ${hosts.length} hosts (once)`, value: summary([raw.installMs]), unit: 'ms' });
+    rows.push({ id: '5', name: `helper install on ${hosts.length + execHosts.length} hosts (once)`, value: summary([raw.installMs]), unit: 'ms' });
   } finally {
     const ts = performance.now();
     await fleet.stop().catch((e) => log(`  fleet: stopping the test hosts: ${e.message}`));
@@ -219,7 +286,9 @@ export async function fleetSection(ctx) {
 /**
  * Times the stages separately, with 1 and 8 hosts at once:
  *   SSH connect (TCP, handshake, host key check, key authentication), in this process;
- *   SSH connect + exec ctrace-helper + `hello` (node start and bpftrace discovery on the host);
+ *   SSH connect + `hello` through the persistent helper's socket (what a run's start costs);
+ *   SSH connect + exec ctrace-helper + `hello` (the fallback: the login shell, node start and
+ *   bpftrace discovery on the host);
  *   the helper's `run` started inside each host's namespaces without SSH (nsenter), until its
  *   bpftrace's BEGIN line (compile on the host + bpftrace start and attach).
  */
@@ -243,6 +312,16 @@ export async function breakdown(hosts, home, reps, marker, log = () => {}) {
     const ms = performance.now() - t;
     tr.transport.close();
     if (!r.ok) throw new Error(`hello ${h.name}: ${r.message}`);
+    return ms;
+  };
+  const helloExec = async (h) => {
+    const t = performance.now();
+    const c = await ssh.sshConnect(h.name, { env });
+    if (!c.ok) throw new Error(`ssh ${h.name}: ${c.message}`);
+    const r = await ssh.sshExec(c.conn, ['/usr/local/bin/ctrace-helper'], Buffer.from(JSON.stringify({ v: 1, op: 'hello' }) + '\n'), { timeoutMs: 60_000 });
+    const ms = performance.now() - t;
+    c.conn.close();
+    if (!r.ok || !r.stdout.toString().includes('"t":"hello"')) throw new Error(`hello (exec) ${h.name}: ${r.ok ? r.stderr.toString().slice(0, 300) : r.message}`);
     return ms;
   };
   const runHelper = async (h) => {
@@ -285,9 +364,10 @@ export async function breakdown(hosts, home, reps, marker, log = () => {}) {
   };
   const stages = [
     { name: 'SSH connect + auth (ssh2, in-process)', f: async (hs) => Math.max(...(await Promise.all(hs.map(connect)))) },
-    { name: 'SSH connect + exec ctrace-helper + hello (node start, bpftrace discovery)', f: async (hs) => Math.max(...(await Promise.all(hs.map(hello)))) },
+    { name: 'SSH connect + hello through the persistent helper\'s socket', f: async (hs) => Math.max(...(await Promise.all(hs.map(hello)))) },
+    { name: 'SSH connect + exec ctrace-helper + hello (the fallback: login shell, node start, bpftrace discovery)', f: async (hs) => Math.max(...(await Promise.all(hs.map(helloExec)))) },
     {
-      name: 'helper run without SSH (nsenter): request to BEGIN line (compile on host + bpftrace attach)',
+      name: 'exec\'d helper run without SSH (nsenter): request to BEGIN line (node start, compile on host, bpftrace attach)',
       f: async (hs) => {
         const r = await Promise.all(hs.map(runHelper));
         return { ms: Math.max(...r.map((x) => x.ms)), compiledMs: Math.max(...r.map((x) => x.compiledMs)) };

@@ -7,6 +7,7 @@
 //   SUDOERS_FILE      `ALL ALL=(root) NOPASSWD: HELPER_COMMAND`, checked by visudo first
 //   /etc/ctrace/policy.json   created only if absent, with no grants (root only)
 //   /var/log/ctrace           the audit log's directory, 0750
+//   and (re)starts the persistent helper (src/helper/daemon.ts) on HELPER_SOCKET
 // Remotely, every step is a fixed script run through `sh -c` with our constants as its
 // arguments; nothing the user typed reaches a shell (host specs are parsed and validated).
 
@@ -17,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIT_FILE, POLICY_FILE } from '../helper/policy.js';
 import { resolveTarget, sshConnect, sshExec, type SshConnection, type SshOptions } from '../runner/transport/ssh.js';
-import { HELPER_COMMAND, HELPER_LIB_DIR, SUDOERS_FILE } from '../runner/transport/types.js';
+import { DAEMON_PID_FILE, HELPER_COMMAND, HELPER_LIB_DIR, HELPER_SOCKET, SUDOERS_FILE } from '../runner/transport/types.js';
 import { chalkFor, fail, type Streams } from './output.js';
 
 export interface HelperInstallOptions {
@@ -167,11 +168,12 @@ for n in "$(command -v node 2>/dev/null)" /usr/local/bin/node /usr/bin/node /usr
 done`;
 
 // Runs as root. $1 lib dir, $2 helper command, $3 wrapper text, $4 sudoers file, $5 sudoers
-// text, $6 policy file, $7 policy text, $8 log dir; the tar.gz on stdin. One line per outcome.
+// text, $6 policy file, $7 policy text, $8 log dir, $9 node, $10 the persistent helper's
+// socket, $11 its PID file; the tar.gz on stdin. One line per outcome.
 const INSTALL = `PATH=${PATH_VALUE}; export PATH
 umask 022
 fail() { echo "$*" >&2; exit 1; }
-LIB=$1 CMD=$2 WRAPPER=$3 SUDOERS=$4 RULE=$5 POLICY=$6 POLICYTEXT=$7 LOGDIR=$8
+LIB=$1 CMD=$2 WRAPPER=$3 SUDOERS=$4 RULE=$5 POLICY=$6 POLICYTEXT=$7 LOGDIR=$8 NODE=$9 SOCK=\${10} PIDFILE=\${11}
 command -v tar >/dev/null 2>&1 || fail "tar is not installed"
 mkdir -p "$(dirname "$LIB")" || fail "cannot create $(dirname "$LIB")"
 rm -rf "$LIB.new" "$LIB.old" && mkdir "$LIB.new" || fail "cannot create $LIB.new"
@@ -203,6 +205,16 @@ else
   rm -f "$POLICY.new"
 fi
 mkdir -p "$LOGDIR" && chmod 750 "$LOGDIR" || fail "cannot create $LOGDIR"
+# The persistent helper, restarted on the new code (a running trace keeps the old process
+# until it ends); then wait until it answers, so the next run finds it.
+P=$(cat "$PIDFILE" 2>/dev/null)
+case "$P" in *[!0-9]*|'') ;; *) tr '\\0' ' ' < "/proc/$P/cmdline" 2>/dev/null | grep -q "$LIB/dist/helper/daemon.js" && kill -TERM "$P" ;; esac
+i=0; while [ -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+cd /
+if command -v setsid >/dev/null 2>&1; then setsid "$NODE" "$LIB/dist/helper/daemon.js" </dev/null >/dev/null 2>&1 &
+else "$NODE" "$LIB/dist/helper/daemon.js" </dev/null >/dev/null 2>&1 & fi
+i=0; while [ ! -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+[ -S "$SOCK" ] && echo "daemon=ok" || echo "daemon=missing"
 echo "done"`;
 
 function firstLine(b: Buffer | string): string {
@@ -239,13 +251,14 @@ async function installRemote(spec: string, p: Package, ssh: SshOptions): Promise
       return { ok: false, message: `cannot install on ${where}: it has no node ${MIN_NODE_MAJOR} or later${seen}; install Node.js ${MIN_NODE_MAJOR}+ there first` };
     }
     const [node, nodeVersion] = good;
-    const args = [HELPER_LIB_DIR, HELPER_COMMAND, wrapperScript(node), SUDOERS_FILE, SUDOERS_RULE, POLICY_FILE, EMPTY_POLICY, LOG_DIR];
+    const args = [HELPER_LIB_DIR, HELPER_COMMAND, wrapperScript(node), SUDOERS_FILE, SUDOERS_RULE, POLICY_FILE, EMPTY_POLICY, LOG_DIR, node, HELPER_SOCKET, DAEMON_PID_FILE];
     const r = await sshExec(conn, [...asRoot, 'sh', '-c', INSTALL, 'ctrace-install', ...args], p.tgz, { timeoutMs: 300_000 });
     if (!r.ok) return { ok: false, message: `cannot install on ${where}: ${r.message}` };
     if (r.code !== 0) return { ok: false, message: `cannot install on ${where}: ${firstLine(r.stderr) || `the install script failed (exit ${r.code ?? r.signal})`}` };
     const out = r.stdout.toString();
     const notes: string[] = [];
     if (out.includes('sudoers=missing')) notes.push('sudo is not installed, so only root can run the helper');
+    if (out.includes('daemon=missing')) notes.push(`the persistent helper did not start (root's runs start it later, or run through ${HELPER_COMMAND} until then)`);
     notes.push(out.includes('policy=created') ? `created ${POLICY_FILE} (no grants)` : `kept ${POLICY_FILE}`);
     return { ok: true, message: describe(p, node, nodeVersion, notes) };
   } finally {

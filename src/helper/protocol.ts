@@ -2,6 +2,9 @@
 // stdin, then keeps stdin open: later lines are controls (`{"op":"stop"}`), and stdin closing
 // means "kill everything now". The helper answers with NDJSON on stdout, one Message per line.
 //
+// Over the persistent helper's socket (daemon.ts) the same lines flow, the input ending means
+// the same, and a last `done` line carries the exit code that the exec'd helper exits with.
+//
 // A run request carries the program's source, not bpftrace text: the helper compiles it
 // itself, so the container filter a policy relies on is added where the privilege is.
 
@@ -58,7 +61,9 @@ export type Message =
   /** Something the user should read, e.g. a traced container stopped. */
   | { readonly t: 'notice'; readonly message: string }
   /** bpftrace ended (`failed`: it never ran). The last message of a run. */
-  | { readonly t: 'exit'; readonly code: number | null; readonly signal: string | null; readonly overlong?: number; readonly failed?: string };
+  | { readonly t: 'exit'; readonly code: number | null; readonly signal: string | null; readonly overlong?: number; readonly failed?: string }
+  /** The persistent helper's last line on a socket connection, where no exit status crosses: the request's exit code. */
+  | { readonly t: 'done'; readonly code: number };
 
 const OPS = new Set(['hello', 'resolve', 'list', 'run']);
 

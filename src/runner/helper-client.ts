@@ -28,10 +28,12 @@ interface Reader {
   onBadLine(line: string): void;
 }
 
-function readMessages(proc: HelperProcess, r: Reader): { stderr: string[] } {
+/** The helper's exit code: its process's, or over the persistent helper's socket, its `done` line's. */
+function readMessages(proc: HelperProcess, r: Reader): { stderr: string[]; exited: Promise<number | null> } {
   const out = new LineSplitter();
   const err = new LineSplitter();
   const stderr: string[] = [];
+  let doneCode: number | null = null;
   const onLine = (line: string) => {
     if (line === '') return;
     let m: Message;
@@ -42,14 +44,15 @@ function readMessages(proc: HelperProcess, r: Reader): { stderr: string[] } {
       return;
     }
     if (typeof m !== 'object' || m === null || typeof (m as { t?: unknown }).t !== 'string') return r.onBadLine(line);
-    r.onMessage(m);
+    if (m.t === 'done') doneCode = m.code;
+    else r.onMessage(m);
   };
   proc.stdout.on('data', (c: Buffer) => out.push(c).forEach(onLine));
   proc.stdout.on('end', () => out.end().forEach(onLine));
   proc.stderr.on('data', (c: Buffer) => {
     for (const l of err.push(c)) if (stderr.push(l) > 50) stderr.shift();
   });
-  return { stderr };
+  return { stderr, exited: proc.exited.then(({ code }) => doneCode ?? code) };
 }
 
 function send(proc: HelperProcess, obj: unknown): void {
@@ -90,7 +93,7 @@ export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 
         h.end(e);
       }
     };
-    const { stderr } = readMessages(proc, {
+    const { stderr, exited } = readMessages(proc, {
       onBadLine: () => void badLines++,
       onMessage(m) {
         if (m.t === 'notice') return hooks.onNotice?.(m.message);
@@ -116,7 +119,7 @@ export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 
         }
       },
     });
-    void proc.exited.then(({ code }) => {
+    void exited.then((code) => {
       if (!settled) {
         if (diagnostics.length && code === 2) return settle({ ok: false, exitCode: 2, diagnostics });
         return settle({ ok: false, exitCode: 1, message: badLines > 0 && !stderr.length ? `the helper on ${transport.label} does not speak ctrace's protocol ${PROTOCOL_VERSION}: install the same version there` : startFailure(transport.label, stderr, code), diagnostics });
@@ -138,9 +141,9 @@ export async function ask(transport: Transport, req: Exclude<Request, RunRequest
   if (!started.ok) return { ok: false, message: started.message, exitCode: 1 };
   const proc = started.proc;
   const messages: Message[] = [];
-  const { stderr } = readMessages(proc, { onMessage: (m) => void messages.push(m), onBadLine: () => undefined });
+  const { stderr, exited } = readMessages(proc, { onMessage: (m) => void messages.push(m), onBadLine: () => undefined });
   send(proc, req);
-  const { code } = await proc.exited;
+  const code = await exited;
   const err = messages.find((m): m is Extract<Message, { t: 'error' }> => m.t === 'error');
   if (err) return { ok: false, message: err.message, exitCode: err.exitCode };
   if (messages.length === 0) return { ok: false, message: startFailure(transport.label, stderr, code), exitCode: 1 };

@@ -237,3 +237,77 @@ describe('an unprivileged login and the policy', () => {
     expect(JSON.parse(audit.stdout)).toMatchObject({ caller: TEST_USER, via: 'sudo', outcome: 'refused' });
   });
 });
+
+describe('the persistent helper (issue 16)', () => {
+  const SOCKET = '/run/ctrace/helper.sock';
+  const daemonPid = async (h: TestHost): Promise<number> => Number((await h.exec(['cat', '/run/ctrace/helper.pid'])).stdout.trim());
+  const lastAudit = async (h: TestHost) => JSON.parse((await h.exec(['tail', '-n', '1', '/var/log/ctrace/audit.log'])).stdout) as Record<string, unknown>;
+  const socketThere = async (h: TestHost) => (await h.exec(['test', '-S', SOCKET])).code === 0;
+  const once = (h: TestHost, marker: string) => runTrace(['-H', h.name, '-q', `BEGIN { printf("${marker}\\n"); exit(); }`], { env });
+
+  it('a root login reaches it through SSH forwarding to its socket: the same process serves each run, audited per run', async () => {
+    const h = hosts[1]!;
+    const pid = await daemonPid(h);
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    for (const m of ['sock1', 'sock2']) {
+      const r = await once(h, m);
+      expect(stderrOf(r)).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${m}\n`);
+      expect(await lastAudit(h)).toMatchObject({ caller: 'root', uid: 0, via: 'root socket', outcome: 'ok' });
+    }
+    expect(await daemonPid(h)).toBe(pid);
+    // Root's alone: its directory is 0700 root.
+    expect((await h.exec(['stat', '-c', '%a %U', '/run/ctrace'])).stdout.trim()).toBe('700 root');
+  });
+
+  it('without it, a run goes through the exec\'d helper, which starts it again for the next run', async () => {
+    const h = hosts[2]!;
+    const pid = await daemonPid(h);
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 50 && (await socketThere(h)); i++) await sleep(100);
+    expect(await socketThere(h)).toBe(false);
+    const r = await once(h, 'viaexec');
+    expect(stderrOf(r)).toBe('');
+    expect(r.stdout).toBe('viaexec\n');
+    expect(await lastAudit(h)).toMatchObject({ caller: 'root', via: 'root ssh:127.0.0.1', outcome: 'ok' });
+    for (let i = 0; i < 100 && !(await socketThere(h)); i++) await sleep(100);
+    expect(await daemonPid(h)).not.toBe(pid);
+    const again = await once(h, 'viasocket');
+    expect(again.stdout).toBe('viasocket\n');
+    expect(await lastAudit(h)).toMatchObject({ via: 'root socket', outcome: 'ok' });
+  });
+
+  it('trace helper install restarts it, and the next run reaches the new one', async () => {
+    const h = hosts[0]!;
+    const pid = await daemonPid(h);
+    const install = await runTrace(['helper', 'install', '--host', h.name], { env, timeoutMs: 120_000 });
+    expect(stderrOf(install)).toBe('');
+    expect(install.code).toBe(0);
+    const now = await daemonPid(h);
+    expect(now).not.toBe(pid);
+    const r = await once(h, 'afterinstall');
+    expect(r.stdout).toBe('afterinstall\n');
+    expect(await lastAudit(h)).toMatchObject({ via: 'root socket', outcome: 'ok' });
+    expect(await daemonPid(h)).toBe(now);
+  });
+
+  it("on a host whose sshd refuses forwarding, runs go through the exec'd helper", async () => {
+    const h = await t.add({ forwarding: false });
+    const install = await runTrace(['helper', 'install', '--host', h.name], { env, timeoutMs: 120_000 });
+    expect(stderrOf(install)).toBe('');
+    expect(install.code).toBe(0);
+    const r = await once(h, 'noforwarding');
+    expect(stderrOf(r)).toBe('');
+    expect(r.stdout).toBe('noforwarding\n');
+    expect(await lastAudit(h)).toMatchObject({ caller: 'root', via: 'root ssh:127.0.0.1', outcome: 'ok' });
+    await h.stop();
+  });
+
+  it('a program the helper rejects exits 2 with its diagnostic, as through the exec\'d helper', async () => {
+    const r = await runTrace(['-H', hosts[0]!.name, 'BEGIN { @x = quantise(1); }'], { env });
+    expect(r.code).toBe(2);
+    expect(stderrOf(r)).toMatch(/quantise/);
+  });
+});

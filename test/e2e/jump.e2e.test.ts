@@ -49,7 +49,7 @@ beforeAll(async () => {
     t.add({ name: 'ctrace-bastion', netns: net.inner, listen: net.innerAddr, forwarding: true }),
     t.add({ name: 'ctrace-bastion2', netns: net.inner, listen: net.innerAddr, forwarding: true }),
   ]);
-  node = await t.add({ name: 'ctrace-node1', netns: net.inner, listen: '127.0.0.1' });
+  node = await t.add({ name: 'ctrace-node1', netns: net.inner, listen: '127.0.0.1', forwarding: false });
 
   home = join(scratch, 'home');
   mkdirSync(join(home, '.ssh', 'conf.d'), { recursive: true, mode: 0o700 });

@@ -10,8 +10,9 @@
 //   await h1.load(svc, 100);                       // 100 requests from the test
 //
 // /etc, /usr/local and /var/log are overlays on the machine's own (writes stay in the host's
-// directory); podman's dirs and /dev/shm (its lock segment: a second store sharing it would
-// free the machine's locks at its first start) are fresh. Everything lives in one temp
+// directory); podman's dirs, /dev/shm (podman's lock segment: a second store sharing it would
+// free the machine's locks at its first start) and /run/ctrace (the persistent helper's
+// socket) are fresh. Everything lives in one temp
 // directory, removed with the namespace's processes by stop(), or at process exit.
 //
 // For jump-host tests, net() makes two network namespaces of our own joined by a veth pair
@@ -103,7 +104,10 @@ export interface TestHostOptions {
   netns?: string;
   /** Address to listen on; default 127.0.0.1. */
   listen?: string;
-  /** Let clients forward TCP through this host (AllowTcpForwarding), as a bastion does. */
+  /**
+   * Let clients forward through this host (default true): TCP, as a bastion does, and unix
+   * sockets, the way the CLI reaches the persistent helper. false: the CLI falls back to exec.
+   */
   forwarding?: boolean;
 }
 
@@ -122,7 +126,10 @@ export interface TestHosts {
   readonly knownHostsFile: string;
   /** `Host ctrace-hN` aliases (HostName 127.0.0.1, Port, User root, IdentityFile, UserKnownHostsFile). */
   readonly sshConfigFile: string;
-  /** Starts one more host sharing the client key. */
+  /**
+   * Starts one more host sharing the client key (forwarding: false makes its sshd refuse
+   * forwarding, so the CLI reaches the helper by exec).
+   */
   add(opts?: TestHostOptions): Promise<TestHost>;
   /** The pair of network namespaces for jump-host tests (made at the first call, removed by stop()). */
   net(): TestNet;
@@ -235,12 +242,13 @@ for x in etc usr-local var-log; do mkdir -p "$D/$x.up" "$D/$x.work"; done
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$D/etc.up,workdir=$D/etc.work" /etc
 mount -t overlay overlay -o "lowerdir=/usr/local,upperdir=$D/usr-local.up,workdir=$D/usr-local.work" /usr/local
 mount -t overlay overlay -o "lowerdir=/var/log,upperdir=$D/var-log.up,workdir=$D/var-log.work" /var/log
-for x in var-lib-containers run-containers run-libpod run-runc; do mkdir -p "$D/$x"; done
-mkdir -p /run/containers /run/libpod /run/runc
+for x in var-lib-containers run-containers run-libpod run-runc run-ctrace; do mkdir -p "$D/$x"; done
+mkdir -p /run/containers /run/libpod /run/runc /run/ctrace
 mount --bind "$D/var-lib-containers" /var/lib/containers
 mount --bind "$D/run-containers" /run/containers
 mount --bind "$D/run-libpod" /run/libpod
 mount --bind "$D/run-runc" /run/runc
+mount --bind "$D/run-ctrace" /run/ctrace
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 echo "$NAME" > /etc/hostname
 printf '127.0.1.1\\t%s\\n' "$NAME" >> /etc/hosts
@@ -265,7 +273,9 @@ function sshdConfig(dir: string, port: number, listen: string, forwarding: boole
     'PrintMotd no',
     'PrintLastLog no',
     'X11Forwarding no',
-    `AllowTcpForwarding ${forwarding ? 'local' : 'no'}`,
+    // Local forwarding (OpenSSH gates unix-socket forwarding with it too): the CLI reaches
+    // the persistent helper's socket that way. Without it, the CLI falls back to exec.
+    ...(forwarding ? ['AllowTcpForwarding local', 'AllowStreamLocalForwarding local'] : ['AllowTcpForwarding no', 'AllowStreamLocalForwarding no']),
     'LogLevel ERROR',
     'MaxStartups 100',
     'MaxSessions 100',
@@ -500,7 +510,7 @@ async function startHost(top: string, name: string, authorizedKeys: string, opts
   writeFileSync(join(dir, 'authorized_keys'), authorizedKeys);
   chmodSync(join(dir, 'authorized_keys'), 0o644);
   const p = port ?? (await freePort());
-  writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, p, listen, opts.forwarding === true));
+  writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, p, listen, opts.forwarding ?? true));
   writeFileSync(join(dir, 'boot.sh'), BOOT);
   // sshd's privilege-separation directory (Debian's packaging makes it at boot, via systemd).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });

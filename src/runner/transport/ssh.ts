@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler } from 'ssh2';
-import { HELPER_COMMAND, type HelperProcess, type Transport } from './types.js';
+import { HELPER_COMMAND, HELPER_SOCKET, type HelperProcess, type Transport } from './types.js';
 import { appendKnownHost, checkHostKey, fingerprintSha256, keyTypeOfBlob, knownHostName, knownKeyTypes } from './known-hosts.js';
 import { expandPath, hostConfig, parseHostSpec, type HostConfig, type HostSpec } from './ssh-config.js';
 
@@ -587,6 +587,9 @@ function helperProcess(ch: ClientChannel): HelperProcess {
   });
   // The consumer may stop reading or writing at any point; errors end in 'close'.
   ch.on('error', () => {});
+  // The helper ended its output, so it has nothing more to read: our EOF lets the channel
+  // close (a socket channel has no process exit to close it).
+  ch.once('end', () => ch.end());
   const exited = new Promise<{ code: number | null; signal: string | null }>((res) => ch.once('close', () => res(status)));
   return {
     stdin: ch,
@@ -604,21 +607,49 @@ function helperProcess(ch: ClientChannel): HelperProcess {
   };
 }
 
-/** A connected SSH transport to one host; each start() runs HELPER_COMMAND in a new channel. */
+/**
+ * A stream-forwarding channel to a unix socket on the host (OpenSSH's direct-streamlocal):
+ * sshd connects it as the login user, and no shell or process is started for it.
+ */
+function openSocket(client: Client, path: string): Promise<Result<{ channel: ClientChannel }>> {
+  return new Promise((resolve) => {
+    try {
+      client.openssh_forwardOutStreamLocal(path, (err, channel) => {
+        if (err) resolve({ ok: false, message: err.message });
+        else resolve({ ok: true, channel });
+      });
+    } catch (e) {
+      resolve({ ok: false, message: (e as Error).message });
+    }
+  });
+}
+
+/**
+ * A connected SSH transport to one host. Each start() reaches a helper: for a root login, the
+ * persistent helper's socket (no shell, no node start); otherwise, or when that socket is
+ * not there or forwarding is refused, HELPER_COMMAND in a new exec channel (which starts the
+ * persistent helper for the next runs).
+ */
 export async function sshTransport(spec: string, o: SshOptions = {}): Promise<Result<{ transport: Transport }>> {
   const c = await sshConnect(spec, o);
   if (!c.ok) return c;
   const conn = c.conn;
   const live = new Set<ClientChannel>();
+  let trySocket = conn.target.user === 'root';
   const transport: Transport = {
     label: spec,
     start: async () => {
       if (conn.closed) return { ok: false, message: `the connection to ${conn.target.display} is closed` };
-      const open = await openExec(conn.client, HELPER_COMMAND);
+      let open = trySocket ? await openSocket(conn.client, HELPER_SOCKET) : null;
+      if (!open?.ok) {
+        trySocket = false;
+        open = await openExec(conn.client, HELPER_COMMAND);
+      }
       if (!open.ok) return { ok: false, message: `cannot start the helper on ${conn.target.display}: ${open.message}` };
-      live.add(open.channel);
-      open.channel.once('close', () => live.delete(open.channel));
-      return { ok: true, proc: helperProcess(open.channel) };
+      const channel = open.channel;
+      live.add(channel);
+      channel.once('close', () => live.delete(channel));
+      return { ok: true, proc: helperProcess(channel) };
     },
     close: () => {
       for (const ch of live) {
@@ -633,4 +664,3 @@ export async function sshTransport(spec: string, o: SshOptions = {}): Promise<Re
   };
   return { ok: true, transport };
 }
-

@@ -28,3 +28,10 @@ export interface Transport {
 export const HELPER_COMMAND = '/usr/local/bin/ctrace-helper';
 export const HELPER_LIB_DIR = '/usr/local/lib/ctrace/helper';
 export const SUDOERS_FILE = '/etc/sudoers.d/ctrace';
+/**
+ * The persistent helper's socket (src/helper/daemon.ts), in a directory only root may enter:
+ * a root login reaches it through SSH stream forwarding, with no shell and no process start.
+ */
+export const HELPER_SOCKET = '/run/ctrace/helper.sock';
+/** Beside the socket: the persistent helper's PID, for `trace helper install` to restart it. */
+export const DAEMON_PID_FILE = '/run/ctrace/helper.pid';
