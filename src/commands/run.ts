@@ -1,15 +1,19 @@
 // `trace [options] PROGRAM|FILE [args...]`: compile a program and run it, or emit it.
 //
-// Cold start: the parser, the compiler and the session are imported when a run needs them,
-// after `bpftrace --info` and the container runtimes (other processes) have been started, so
-// loading them overlaps with those processes instead of preceding them.
+// Cold start: bpftrace is started first, reading its program from stdin (it loads its libraries
+// and the kernel's BTF meanwhile); a program parsed before comes from the cache (parse-cache.ts)
+// without loading the parser; the parser, the compiler and the session are imported when a
+// run needs them, after `bpftrace --info` and the container runtimes (other processes) have
+// been started, so loading them overlaps with those processes instead of preceding them.
 
 import { readFileSync } from 'node:fs';
 import { mapPosition } from '../compiler/emitter.js';
 import { selectorProblem, watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
-import { findBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
+import { findBpftrace, locateBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
+import { startEarly, type EarlyBpftrace } from '../runner/bpftrace-process.js';
+import { parseCached } from '../runner/parse-cache.js';
 import { resolveRequest, type TargetRequest } from '../runner/request.js';
 import type { RunResult } from '../runner/session.js';
 import type { Transport } from '../runner/transport/types.js';
@@ -20,7 +24,6 @@ import { mark, timed } from '../runner/timing.js';
 export type { TargetRequest } from '../runner/request.js';
 
 /** The modules a run needs beyond this one's, loaded once (see the note at the top). */
-const loadParser = () => import('../lang/parse.js');
 const loadCompiler = () => import('../helper/prepare.js');
 const loadSession = () => import('../runner/session.js');
 
@@ -101,8 +104,7 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
   // Loaded now for the run that follows, while the processes above still run.
   if (!opts.emit) loadSession().catch(() => undefined);
 
-  const { parse } = await loadParser();
-  const parsed = parse(source);
+  const parsed = await parseCached(source, io.env);
   mark('parsed');
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
@@ -152,6 +154,8 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   /** Called once every probe is attached. */
   readonly onAttached?: () => void;
+  /** A bpftrace started before compiling (startEarly), used when the program fits its argv. */
+  readonly early?: EarlyBpftrace | null;
   /** Where results go (default io.stdout). */
   readonly stdout?: Streams['stdout'];
   /** A traced target stopped (the run then ends); called after the one-line notice. */
@@ -160,7 +164,10 @@ export interface ExecuteOptions {
 
 /** Runs a prepared program until it ends; a traced target that stops ends it too. */
 export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams): Promise<{ exitCode: number; result: RunResult | null }> {
-  if (!p.bpftrace) return { exitCode: 1, result: null };
+  if (!p.bpftrace) {
+    opts.early?.discard();
+    return { exitCode: 1, result: null };
+  }
   const { runProgram } = await loadSession();
   const stop = new AbortController();
   const abort = () => stop.abort();
@@ -182,6 +189,7 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
     env: io.env,
     ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
     ...(opts.onAttached ? { onAttached: opts.onAttached } : {}),
+    early: opts.early ?? null,
     progress: !opts.quiet,
   }).finally(() => {
     unwatch();
@@ -231,8 +239,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
   }
   const { source, args } = loaded;
   // Syntax errors are shown before any host is contacted.
-  const { parse } = await loadParser();
-  const parsed = parse(source);
+  const parsed = await parseCached(source, io.env);
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
     return 2;
@@ -298,11 +305,24 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
 
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
   if (opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
+  const early = opts.emit ? null : startEarlyBpftrace(opts, io);
   const p = await prepareRun(opts, io);
-  if ('exitCode' in p) return p.exitCode;
+  if ('exitCode' in p) {
+    early?.discard();
+    return p.exitCode;
+  }
   if (opts.emit) {
     io.stdout.write(p.compiled.text);
     return 0;
   }
-  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet }, io)).exitCode;
+  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet, early }, io)).exitCode;
+}
+
+/** bpftrace, started before compiling (see startEarly); null when there is none to start. */
+export function startEarlyBpftrace(opts: { bpftrace?: string }, io: Streams): EarlyBpftrace | null {
+  const found = locateBpftrace({ explicit: opts.bpftrace, env: io.env });
+  if (!found.ok) return null;
+  const early = startEarly(found.path, io.env);
+  mark('bpftrace started, waiting for its program');
+  return early;
 }

@@ -1,7 +1,7 @@
 // Real bpftrace, both versions, with hand-written CompiledProgram objects.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER_BPF } from '../../src/compiler/program.js';
 import type { ScalarAggregation } from '../../src/runner/aggregate.js';
 import { getBpftraceInfo, type BpftraceInfo } from '../../src/runner/bpftrace.js';
+import { startEarly } from '../../src/runner/bpftrace-process.js';
 import { runProgram, type RunOptions } from '../../src/runner/session.js';
 import { agg, key, program } from './helpers.js';
 
@@ -45,6 +46,22 @@ function running(needle: string): string[] {
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
+}
+
+/** This process's bpftrace children: pid and command line (NUL-separated arguments as spaces). */
+function bpftraceChildren(): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && cmd.includes('bpftrace')) out.push({ pid: Number(d), cmd });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 const uniq = () => `ctrace-e2e-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
@@ -177,6 +194,59 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
     expect(r.exitCode).toBe(1);
     expect(r.errors.length).toBeGreaterThan(0);
     expect(r.message).toMatch(/^bpftrace failed: (No probes to attach|Could not resolve symbol)/);
+  });
+
+  it('runs the program on a bpftrace started before it (startEarly): given on stdin, one bpftrace, the same output', async () => {
+    const m = uniq();
+    const early = startEarly(path);
+    let during: { pid: number; cmd: string }[] = [];
+    const { stdout, stderr, o } = opts({
+      early,
+      onAttached: () => {
+        during = bpftraceChildren();
+        poke();
+      },
+    });
+    const r = await runProgram(openatProgram(m, 'interval:ms:800 { exit(); }'), o);
+    expect(r.exitCode, stderr.text).toBe(0);
+    expect(during).toHaveLength(1);
+    expect(during[0]!.cmd).toMatch(/ -f json -$/);
+    expect(stdout.text).toContain(m);
+    expect(stdout.text).toMatch(new RegExp(`│ ${COMM}\\s+│\\s+\\d+ │`));
+    expect(bpftraceChildren()).toEqual([]);
+  });
+
+  it('maps errors of a program given on stdin to its positions too', async () => {
+    const { o } = opts({ early: startEarly(path) });
+    const prog = program('BEGIN {\n  @a = count();\n  @b = foo(3);\n}\n', [], {
+      sourceMap: { entries: [{ line: 3, colStart: 3, colEnd: 14, span: { start: 40, end: 50 } }] },
+    });
+    const r = await runProgram(prog, o);
+    expect(r.exitCode).toBe(1);
+    expect(r.errors).toMatchObject([{ severity: 'error', message: 'Unknown function: foo', line: 3, colStart: 8, span: { start: 40, end: 50 } }]);
+  });
+
+  it('kills an early bpftrace the program does not fit (it needs --unsafe), and runs its own', async () => {
+    const m = uniq();
+    const early = startEarly(path);
+    const before = bpftraceChildren();
+    expect(before).toHaveLength(1);
+    let during: { pid: number; cmd: string }[] = [];
+    const { stderr, o } = opts({ early, onAttached: () => (during = bpftraceChildren()) });
+    const r = await runProgram(program(`BEGIN { printf("${m}\\n"); printf("${MARKER_BPF}ready\\n"); exit(); }`, [], { bpftraceArgs: ['--unsafe'] }), o);
+    expect(r.exitCode, stderr.text).toBe(0);
+    expect(during.map((c) => c.pid)).not.toContain(before[0]!.pid);
+    expect(during[0]!.cmd).toContain('--unsafe');
+    expect(bpftraceChildren()).toEqual([]);
+  });
+
+  it('an early bpftrace discarded (the run never happens) is killed, having run nothing', async () => {
+    const early = startEarly(path);
+    expect(bpftraceChildren()).toHaveLength(1);
+    early.discard();
+    const t0 = Date.now();
+    while (bpftraceChildren().length && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 20));
+    expect(bpftraceChildren()).toEqual([]);
   });
 
   it('passes a program over 100 KiB through a temporary file', async () => {
