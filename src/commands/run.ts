@@ -1,10 +1,10 @@
 // `trace [options] PROGRAM|FILE [args...]`: compile a program and run it, or emit it.
 //
-// Cold start: bpftrace is started first, reading its program from stdin (it loads its libraries
-// and the kernel's BTF meanwhile); a program parsed before comes from the cache (parse-cache.ts)
-// without loading the parser; the parser, the compiler and the session are imported when a
-// run needs them, after `bpftrace --info` and the container runtimes (other processes) have
-// been started, so loading them overlaps with those processes instead of preceding them.
+// Cold start, in order: bpftrace is started first, reading its program from stdin (it loads
+// its libraries and the kernel's BTF meanwhile); `bpftrace --info` and the container runtimes
+// (other processes) are asked; the program is parsed (from the cache, parse-cache.ts, when it
+// was parsed before, without loading the parser), compiled and given to bpftrace; only then is
+// the session (decoder, renderers) loaded, while bpftrace compiles and attaches.
 
 import { readFileSync } from 'node:fs';
 import { mapPosition } from '../compiler/emitter.js';
@@ -101,8 +101,6 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
   resolvedP?.catch(() => undefined);
   const compilerP = loadCompiler();
   compilerP.catch(() => undefined);
-  // Loaded now for the run that follows, while the processes above still run.
-  if (!opts.emit) loadSession().catch(() => undefined);
 
   const parsed = await parseCached(source, io.env);
   mark('parsed');
@@ -315,6 +313,9 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
     io.stdout.write(p.compiled.text);
     return 0;
   }
+  // Given before the session (the decoder and renderers) is loaded: bpftrace compiles and
+  // attaches while this process loads what reads its output.
+  if (p.bpftrace && early?.give(p.bpftrace.path, p.compiled)) mark('program given to bpftrace');
   return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet, early }, io)).exitCode;
 }
 

@@ -70,7 +70,7 @@ export interface LocalOptions {
   readonly path: string;
   readonly extraArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
-  /** A bpftrace started before the program was known (startEarly): used when its argv fits, else killed. */
+  /** A bpftrace started before the program was known (startEarly): used when the program fits it, else killed. */
   readonly early?: EarlyBpftrace | null;
 }
 
@@ -82,8 +82,13 @@ export interface LocalOptions {
  * Its program is not on its command line, unlike a bpftrace started with `-e`.
  */
 export interface EarlyBpftrace {
-  /** The child, handed over once, when `path` and `argv` are what it was started with. */
-  take(path: string, argv: readonly string[]): ChildProcess | null;
+  /**
+   * Writes the program to it now (the run's output is read later), when it runs at `path` and
+   * the program's argv is what it was started with; otherwise it is killed. False then.
+   */
+  give(path: string, compiled: CompiledProgram, extraArgs?: readonly string[]): boolean;
+  /** The child, once, running `compiled` (given now if it was not yet); null when it cannot. */
+  take(path: string, compiled: CompiledProgram, extraArgs?: readonly string[]): ChildProcess | null;
   /** Kills it unless it was taken. */
   discard(): void;
 }
@@ -91,20 +96,38 @@ export interface EarlyBpftrace {
 /** Starts `bpftrace -f json -` now (see EarlyBpftrace), with the environment the run will use. */
 export function startEarly(path: string, env: NodeJS.ProcessEnv = process.env): EarlyBpftrace {
   let child = spawnEarly(path, env);
+  let given: CompiledProgram | null = null;
   // One that could not start or already ended (its 'close' may be past) is not handed over.
   let exited = child === null;
   child?.once('exit', () => (exited = true));
   const onExit = () => child?.kill('SIGKILL');
   process.on('exit', onExit);
-  const release = () => {
+  const discard = () => {
     process.off('exit', onExit);
-    const c = child;
+    child?.kill('SIGKILL');
     child = null;
-    return c;
+  };
+  const give = (p: string, compiled: CompiledProgram, extraArgs: readonly string[] = []) => {
+    if (given === compiled && child !== null) return true;
+    const argv = bpftraceArgv(compiled, extraArgs, 'stdin');
+    if (exited || given !== null || p !== path || argv.length !== EARLY_ARGV.length || argv.some((a, i) => a !== EARLY_ARGV[i])) {
+      discard();
+      return false;
+    }
+    given = compiled;
+    child!.stdin!.end(compiled.text);
+    return true;
   };
   return {
-    take: (p, argv) => (!exited && p === path && argv.length === EARLY_ARGV.length && argv.every((a, i) => a === EARLY_ARGV[i]) ? release() : null),
-    discard: () => void release()?.kill('SIGKILL'),
+    give,
+    take: (p, compiled, extraArgs) => {
+      if (!give(p, compiled, extraArgs)) return null;
+      process.off('exit', onExit);
+      const c = child;
+      child = null;
+      return c;
+    },
+    discard,
   };
 }
 
@@ -149,7 +172,7 @@ export function localBpftrace(compiled: CompiledProgram, opts: LocalOptions): Pr
         if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
         h.end(e);
       };
-      const early = opts.early?.take(opts.path, bpftraceArgv(compiled, opts.extraArgs ?? [], 'stdin')) ?? null;
+      const early = opts.early?.take(opts.path, compiled, opts.extraArgs) ?? null;
       opts.early?.discard();
       try {
         accessSync(opts.path, constants.X_OK);
@@ -158,10 +181,8 @@ export function localBpftrace(compiled: CompiledProgram, opts: LocalOptions): Pr
         // Checked here: through setpriv, a missing file would read as a bpftrace failure.
         return end({ kind: 'failed', message: `could not start bpftrace (${opts.path}): not an executable file` });
       }
-      if (early) {
-        child = early;
-        early.stdin!.end(compiled.text);
-      } else {
+      if (early) child = early;
+      else {
         let program: { file: string } | 'inline' = 'inline';
         if (compiled.text.length > MAX_INLINE_PROGRAM) {
           try {

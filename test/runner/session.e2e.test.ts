@@ -207,7 +207,10 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
         poke();
       },
     });
-    const r = await runProgram(openatProgram(m, 'interval:ms:800 { exit(); }'), o);
+    const prog = openatProgram(m, 'interval:ms:800 { exit(); }');
+    // Given first (as a run does before loading the session), then taken by runProgram.
+    expect(early.give(path, prog)).toBe(true);
+    const r = await runProgram(prog, o);
     expect(r.exitCode, stderr.text).toBe(0);
     expect(during).toHaveLength(1);
     expect(during[0]!.cmd).toMatch(/ -f json -$/);
