@@ -303,7 +303,8 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
 
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
   if (opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
-  const early = opts.emit ? null : startEarlyBpftrace(opts, io);
+  // Not for a command line refused before anything runs (a bad container name).
+  const early = opts.emit || (opts.targets && selectorProblem(opts.targets) !== null) ? null : startEarlyBpftrace(opts, io);
   const p = await prepareRun(opts, io);
   if ('exitCode' in p) {
     early?.discard();

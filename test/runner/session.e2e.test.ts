@@ -48,11 +48,11 @@ function running(needle: string): string[] {
   }
 }
 
-/** This process's bpftrace children: pid and command line (NUL-separated arguments as spaces). */
-function bpftraceChildren(): { pid: number; cmd: string }[] {
+/** This process's bpftrace children started since `before` (a list from an earlier call): pid and command line. */
+function bpftraceChildren(before: readonly { pid: number }[] = []): { pid: number; cmd: string }[] {
   const out: { pid: number; cmd: string }[] = [];
   for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+    if (!/^\d+$/.test(d) || before.some((b) => b.pid === Number(d))) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim();
@@ -198,12 +198,13 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
 
   it('runs the program on a bpftrace started before it (startEarly): given on stdin, one bpftrace, the same output', async () => {
     const m = uniq();
+    const others = bpftraceChildren();
     const early = startEarly(path);
     let during: { pid: number; cmd: string }[] = [];
     const { stdout, stderr, o } = opts({
       early,
       onAttached: () => {
-        during = bpftraceChildren();
+        during = bpftraceChildren(others);
         poke();
       },
     });
@@ -216,7 +217,7 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
     expect(during[0]!.cmd).toMatch(/ -f json -$/);
     expect(stdout.text).toContain(m);
     expect(stdout.text).toMatch(new RegExp(`│ ${COMM}\\s+│\\s+\\d+ │`));
-    expect(bpftraceChildren()).toEqual([]);
+    expect(bpftraceChildren(others)).toEqual([]);
   });
 
   it('maps errors of a program given on stdin to its positions too', async () => {
@@ -231,25 +232,27 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
 
   it('kills an early bpftrace the program does not fit (it needs --unsafe), and runs its own', async () => {
     const m = uniq();
+    const others = bpftraceChildren();
     const early = startEarly(path);
-    const before = bpftraceChildren();
+    const before = bpftraceChildren(others);
     expect(before).toHaveLength(1);
     let during: { pid: number; cmd: string }[] = [];
-    const { stderr, o } = opts({ early, onAttached: () => (during = bpftraceChildren()) });
+    const { stderr, o } = opts({ early, onAttached: () => (during = bpftraceChildren(others)) });
     const r = await runProgram(program(`BEGIN { printf("${m}\\n"); printf("${MARKER_BPF}ready\\n"); exit(); }`, [], { bpftraceArgs: ['--unsafe'] }), o);
     expect(r.exitCode, stderr.text).toBe(0);
     expect(during.map((c) => c.pid)).not.toContain(before[0]!.pid);
     expect(during[0]!.cmd).toContain('--unsafe');
-    expect(bpftraceChildren()).toEqual([]);
+    expect(bpftraceChildren(others)).toEqual([]);
   });
 
   it('an early bpftrace discarded (the run never happens) is killed, having run nothing', async () => {
+    const others = bpftraceChildren();
     const early = startEarly(path);
-    expect(bpftraceChildren()).toHaveLength(1);
+    expect(bpftraceChildren(others)).toHaveLength(1);
     early.discard();
     const t0 = Date.now();
-    while (bpftraceChildren().length && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 20));
-    expect(bpftraceChildren()).toEqual([]);
+    while (bpftraceChildren(others).length && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 20));
+    expect(bpftraceChildren(others)).toEqual([]);
   });
 
   it('passes a program over 100 KiB through a temporary file', async () => {
