@@ -321,7 +321,7 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
 }
 
 /** bpftrace, started before compiling (see startEarly); null when there is none to start. */
-export function startEarlyBpftrace(opts: { bpftrace?: string }, io: Streams): EarlyBpftrace | null {
+function startEarlyBpftrace(opts: { bpftrace?: string }, io: Streams): EarlyBpftrace | null {
   const found = locateBpftrace({ explicit: opts.bpftrace, env: io.env });
   if (!found.ok) return null;
   const early = startEarly(found.path, io.env);

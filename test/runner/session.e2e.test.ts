@@ -64,6 +64,13 @@ function bpftraceChildren(before: readonly { pid: number }[] = []): { pid: numbe
   return out;
 }
 
+/** bpftraceChildren(before), once it has `n` entries (a child's command line is bpftrace's only after its exec) or after 3 s. */
+async function bpftraceChildrenOnce(before: readonly { pid: number }[], n: number): Promise<{ pid: number; cmd: string }[]> {
+  const t0 = Date.now();
+  while (bpftraceChildren(before).length !== n && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 20));
+  return bpftraceChildren(before);
+}
+
 const uniq = () => `ctrace-e2e-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
 /** @[comm] = count() on openat by our command; BEGIN says ready; END says final. */
@@ -234,7 +241,7 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
     const m = uniq();
     const others = bpftraceChildren();
     const early = startEarly(path);
-    const before = bpftraceChildren(others);
+    const before = await bpftraceChildrenOnce(others, 1);
     expect(before).toHaveLength(1);
     let during: { pid: number; cmd: string }[] = [];
     const { stderr, o } = opts({ early, onAttached: () => (during = bpftraceChildren(others)) });
@@ -248,11 +255,9 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
   it('an early bpftrace discarded (the run never happens) is killed, having run nothing', async () => {
     const others = bpftraceChildren();
     const early = startEarly(path);
-    expect(bpftraceChildren(others)).toHaveLength(1);
+    expect(await bpftraceChildrenOnce(others, 1)).toHaveLength(1);
     early.discard();
-    const t0 = Date.now();
-    while (bpftraceChildren(others).length && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 20));
-    expect(bpftraceChildren(others)).toEqual([]);
+    expect(await bpftraceChildrenOnce(others, 0)).toEqual([]);
   });
 
   it('passes a program over 100 KiB through a temporary file', async () => {
