@@ -50,7 +50,7 @@ Examples:
   trace --emit bpftrace 'syscall::read:entry { @[pid] = count(); }'
 
 Exit codes: 0 ok, 1 the run failed, 2 the program or command line is wrong.
-Environment: TRACE_BPFTRACE (bpftrace to use), TRACE_CACHE_DIR (cache of bpftrace and Go binary facts; off: none), NO_COLOR, FORCE_COLOR,
+Environment: TRACE_BPFTRACE (bpftrace to use), TRACE_CACHE_DIR (cache of bpftrace and Go binary facts and parsed programs; off: none), NO_COLOR, FORCE_COLOR,
   CONTAINERD_ADDRESS (containerd's socket), CONTAINERD_NAMESPACE (only this containerd namespace; default: all), DOCKER_HOST, CONTAINER_HOST.
 Docs: docs/README.md`;
 

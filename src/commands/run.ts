@@ -1,15 +1,19 @@
 // `trace [options] PROGRAM|FILE [args...]`: compile a program and run it, or emit it.
 //
-// Cold start: the parser, the compiler and the session are imported when a run needs them,
-// after `bpftrace --info` and the container runtimes (other processes) have been started, so
-// loading them overlaps with those processes instead of preceding them.
+// Cold start, in order: bpftrace is started first, reading its program from stdin (it loads
+// its libraries and the kernel's BTF meanwhile); `bpftrace --info` and the container runtimes
+// (other processes) are asked; the program is parsed (from the cache, parse-cache.ts, when it
+// was parsed before, without loading the parser), compiled and given to bpftrace; only then is
+// the session (decoder, renderers) loaded, while bpftrace compiles and attaches.
 
 import { readFileSync } from 'node:fs';
 import { mapPosition } from '../compiler/emitter.js';
 import { selectorProblem, watchTargets, type ResolvedTarget } from '../runner/targets/index.js';
 import { Codes, error, hasErrors, type Diagnostic } from '../lang/diagnostics.js';
 import { COMMAND_LINE, Source } from '../lang/source.js';
-import { findBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
+import { findBpftrace, locateBpftrace, type BpftraceInfo } from '../runner/bpftrace.js';
+import { startEarly, type EarlyBpftrace } from '../runner/bpftrace-process.js';
+import { parseCached } from '../runner/parse-cache.js';
 import { resolveRequest, type TargetRequest } from '../runner/request.js';
 import type { RunResult } from '../runner/session.js';
 import type { Transport } from '../runner/transport/types.js';
@@ -21,7 +25,6 @@ import { mark, timed } from '../runner/timing.js';
 export type { TargetRequest } from '../runner/request.js';
 
 /** The modules a run needs beyond this one's, loaded once (see the note at the top). */
-const loadParser = () => import('../lang/parse.js');
 const loadCompiler = () => import('../helper/prepare.js');
 const loadSession = () => import('../runner/session.js');
 
@@ -105,11 +108,8 @@ export async function prepareRun(opts: RunOptions, io: Streams): Promise<Prepare
   resolvedP?.catch(() => undefined);
   const compilerP = loadCompiler();
   compilerP.catch(() => undefined);
-  // Loaded now for the run that follows, while the processes above still run.
-  if (!opts.emit) loadSession().catch(() => undefined);
 
-  const { parse } = await loadParser();
-  const parsed = parse(source);
+  const parsed = await parseCached(source, io.env);
   mark('parsed');
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
@@ -168,6 +168,8 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   /** Called once every probe is attached. */
   readonly onAttached?: () => void;
+  /** A bpftrace started before compiling (startEarly), used when the program fits its argv. */
+  readonly early?: EarlyBpftrace | null;
   /** Where results go (default io.stdout). */
   readonly stdout?: Streams['stdout'];
   /** A traced target stopped (the run then ends); called after the one-line notice. */
@@ -178,7 +180,10 @@ export interface ExecuteOptions {
 
 /** Runs a prepared program until it ends; a traced target that stops ends it too. */
 export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams): Promise<{ exitCode: number; result: RunResult | null }> {
-  if (!p.bpftrace) return { exitCode: 1, result: null };
+  if (!p.bpftrace) {
+    opts.early?.discard();
+    return { exitCode: 1, result: null };
+  }
   if (opts.follow && p.targets.length) {
     const { followProgram } = await import('../runner/follow.js');
     const f = await followProgram(p, {
@@ -217,6 +222,7 @@ export async function executeRun(p: Prepared, opts: ExecuteOptions, io: Streams)
     env: io.env,
     ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
     ...(opts.onAttached ? { onAttached: opts.onAttached } : {}),
+    early: opts.early ?? null,
     progress: !opts.quiet,
   }).finally(() => {
     unwatch();
@@ -311,8 +317,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
   }
   const { source, args } = loaded;
   // Syntax errors are shown before any host is contacted.
-  const { parse } = await loadParser();
-  const parsed = parse(source);
+  const parsed = await parseCached(source, io.env);
   if (hasErrors(parsed.diagnostics)) {
     printDiagnostics(parsed.diagnostics, source, io);
     return 2;
@@ -387,11 +392,29 @@ export async function runCommand(opts: RunOptions, io: Streams): Promise<number>
     return 2;
   }
   if (opts.kube || opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
+  // Not for a command line refused before anything runs (a bad container name), nor with
+  // --follow, whose every attachment starts a bpftrace of its own.
+  const early = opts.emit || opts.follow || (opts.targets && selectorProblem(opts.targets) !== null) ? null : startEarlyBpftrace(opts, io);
   const p = await prepareRun(opts, io);
-  if ('exitCode' in p) return p.exitCode;
+  if ('exitCode' in p) {
+    early?.discard();
+    return p.exitCode;
+  }
   if (opts.emit) {
     io.stdout.write(p.compiled.text);
     return 0;
   }
-  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet, follow: opts.follow === true }, io)).exitCode;
+  // Given before the session (the decoder and renderers) is loaded: bpftrace compiles and
+  // attaches while this process loads what reads its output.
+  if (p.bpftrace && early?.give(p.bpftrace.path, p.compiled)) mark('program given to bpftrace');
+  return (await executeRun(p, { output: opts.output, durationMs: opts.durationMs, quiet: opts.quiet, follow: opts.follow === true, early }, io)).exitCode;
+}
+
+/** bpftrace, started before compiling (see startEarly); null when there is none to start. */
+function startEarlyBpftrace(opts: { bpftrace?: string }, io: Streams): EarlyBpftrace | null {
+  const found = locateBpftrace({ explicit: opts.bpftrace, env: io.env });
+  if (!found.ok) return null;
+  const early = startEarly(found.path, io.env);
+  mark('bpftrace started, waiting for its program');
+  return early;
 }

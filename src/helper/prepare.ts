@@ -4,7 +4,7 @@
 // itself, so both compile exactly alike. (The runner never calls the compiler: this glue
 // lives here.)
 
-import { compileAst } from '../compiler/compile.js';
+import { compileAst } from '../compiler/compile-ast.js';
 import { REFERENCE_FACTS, type BinaryFacts, type BpftraceFacts, type TargetFacts } from '../compiler/facts.js';
 import { expandProbeArgs, pathsNeeded, probeFunctions, probeLines, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';

@@ -6,7 +6,7 @@
 // target resolved once per `:target`, and with the diagnostics returned (the REPL shows them
 // against the clause typed) rather than printed.
 
-import { compileAst } from '../compiler/compile.js';
+import { compileAst } from '../compiler/compile-ast.js';
 import type { BpftraceFacts, Facts } from '../compiler/facts.js';
 import { probeFunctions, probeLines, tracepointsNeeded } from '../compiler/probes.js';
 import type { CompiledProgram } from '../compiler/program.js';

@@ -1,6 +1,6 @@
 // A small on-disk cache for facts that are slow to learn and change only when a file changes:
-// `bpftrace --info` (keyed by the bpftrace executable) and a Go binary's facts (keyed by the
-// binary). Every entry stores its full key and is used only when the stored key equals the
+// `bpftrace --info` (keyed by the bpftrace executable), a Go binary's facts (keyed by the
+// binary) and parsed programs (keyed by their text and the parser's code, parse-cache.ts). Every entry stores its full key and is used only when the stored key equals the
 // one asked for; anything unexpected (no directory, a foreign owner, a torn or corrupt file,
 // a full disk) is a miss, never an error: the caller computes the value as if there were no
 // cache.

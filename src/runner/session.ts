@@ -13,7 +13,7 @@
 import type { CompiledProgram } from '../compiler/program.js';
 import { merge, mergeByName, type Aggregation } from './aggregate.js';
 import type { BpftraceInfo } from './bpftrace.js';
-import { localBpftrace, type ProcessEnd, type ProgramProcess } from './bpftrace-process.js';
+import { localBpftrace, type EarlyBpftrace, type ProcessEnd, type ProgramProcess } from './bpftrace-process.js';
 import { StderrParser, type BpftraceDiagnostic } from './diagnostics.js';
 import { decodeLine } from './events.js';
 import { Presenter, type OutStream } from './presenter.js';
@@ -26,6 +26,8 @@ export interface RunOptions {
   /** Where the program runs, when not a local bpftrace child (a helper). */
   readonly process?: ProgramProcess;
   readonly extraArgs?: readonly string[];
+  /** A local bpftrace already started, waiting for its program (see startEarly); used when its argv fits. */
+  readonly early?: EarlyBpftrace | null;
   readonly output: 'table' | 'json';
   readonly stdout: OutStream;
   readonly stderr: OutStream;
@@ -111,7 +113,7 @@ export function runProgram(compiled: CompiledProgram, opts: RunOptions): Promise
     const stderrParser = new StderrParser(compiled.sourceMap);
     const diagnostics: BpftraceDiagnostic[] = [];
     const reported = new Map<string, number>();
-    const child: ProgramProcess = opts.process ?? localBpftrace(compiled, { path: opts.bpftrace.path, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}), env });
+    const child: ProgramProcess = opts.process ?? localBpftrace(compiled, { path: opts.bpftrace.path, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}), early: opts.early ?? null, env });
 
     let stoppedBy: StopReason = 'exit';
     let stopping = false;

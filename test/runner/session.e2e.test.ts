@@ -1,7 +1,7 @@
 // Real bpftrace, both versions, with hand-written CompiledProgram objects.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER_BPF } from '../../src/compiler/program.js';
 import type { ScalarAggregation } from '../../src/runner/aggregate.js';
 import { getBpftraceInfo, type BpftraceInfo } from '../../src/runner/bpftrace.js';
+import { startEarly } from '../../src/runner/bpftrace-process.js';
 import { runProgram, type RunOptions } from '../../src/runner/session.js';
 import { agg, key, program } from './helpers.js';
 
@@ -45,6 +46,29 @@ function running(needle: string): string[] {
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
+}
+
+/** This process's bpftrace children started since `before` (a list from an earlier call): pid and command line. */
+function bpftraceChildren(before: readonly { pid: number }[] = []): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || before.some((b) => b.pid === Number(d))) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && cmd.includes('bpftrace')) out.push({ pid: Number(d), cmd });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** bpftraceChildren(before), once it has `n` entries (a child's command line is bpftrace's only after its exec) or after 3 s. */
+async function bpftraceChildrenOnce(before: readonly { pid: number }[], n: number): Promise<{ pid: number; cmd: string }[]> {
+  const t0 = Date.now();
+  while (bpftraceChildren(before).length !== n && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 20));
+  return bpftraceChildren(before);
 }
 
 const uniq = () => `ctrace-e2e-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
@@ -177,6 +201,63 @@ describe.each(VERSIONS)('runProgram with bpftrace %s', (_v, path) => {
     expect(r.exitCode).toBe(1);
     expect(r.errors.length).toBeGreaterThan(0);
     expect(r.message).toMatch(/^bpftrace failed: (No probes to attach|Could not resolve symbol)/);
+  });
+
+  it('runs the program on a bpftrace started before it (startEarly): given on stdin, one bpftrace, the same output', async () => {
+    const m = uniq();
+    const others = bpftraceChildren();
+    const early = startEarly(path);
+    let during: { pid: number; cmd: string }[] = [];
+    const { stdout, stderr, o } = opts({
+      early,
+      onAttached: () => {
+        during = bpftraceChildren(others);
+        poke();
+      },
+    });
+    const prog = openatProgram(m, 'interval:ms:800 { exit(); }');
+    // Given first (as a run does before loading the session), then taken by runProgram.
+    expect(early.give(path, prog)).toBe(true);
+    const r = await runProgram(prog, o);
+    expect(r.exitCode, stderr.text).toBe(0);
+    expect(during).toHaveLength(1);
+    expect(during[0]!.cmd).toMatch(/ -f json -$/);
+    expect(stdout.text).toContain(m);
+    expect(stdout.text).toMatch(new RegExp(`│ ${COMM}\\s+│\\s+\\d+ │`));
+    expect(bpftraceChildren(others)).toEqual([]);
+  });
+
+  it('maps errors of a program given on stdin to its positions too', async () => {
+    const { o } = opts({ early: startEarly(path) });
+    const prog = program('BEGIN {\n  @a = count();\n  @b = foo(3);\n}\n', [], {
+      sourceMap: { entries: [{ line: 3, colStart: 3, colEnd: 14, span: { start: 40, end: 50 } }] },
+    });
+    const r = await runProgram(prog, o);
+    expect(r.exitCode).toBe(1);
+    expect(r.errors).toMatchObject([{ severity: 'error', message: 'Unknown function: foo', line: 3, colStart: 8, span: { start: 40, end: 50 } }]);
+  });
+
+  it('kills an early bpftrace the program does not fit (it needs --unsafe), and runs its own', async () => {
+    const m = uniq();
+    const others = bpftraceChildren();
+    const early = startEarly(path);
+    const before = await bpftraceChildrenOnce(others, 1);
+    expect(before).toHaveLength(1);
+    let during: { pid: number; cmd: string }[] = [];
+    const { stderr, o } = opts({ early, onAttached: () => (during = bpftraceChildren(others)) });
+    const r = await runProgram(program(`BEGIN { printf("${m}\\n"); printf("${MARKER_BPF}ready\\n"); exit(); }`, [], { bpftraceArgs: ['--unsafe'] }), o);
+    expect(r.exitCode, stderr.text).toBe(0);
+    expect(during.map((c) => c.pid)).not.toContain(before[0]!.pid);
+    expect(during[0]!.cmd).toContain('--unsafe');
+    expect(bpftraceChildren(others)).toEqual([]);
+  });
+
+  it('an early bpftrace discarded (the run never happens) is killed, having run nothing', async () => {
+    const others = bpftraceChildren();
+    const early = startEarly(path);
+    expect(await bpftraceChildrenOnce(others, 1)).toHaveLength(1);
+    early.discard();
+    expect(await bpftraceChildrenOnce(others, 0)).toEqual([]);
   });
 
   it('passes a program over 100 KiB through a temporary file', async () => {

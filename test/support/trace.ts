@@ -1,6 +1,6 @@
 // Runs the built CLI as a user would (node bin/trace.js ...), for end-to-end tests.
 
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,11 +23,14 @@ export interface Started {
   output(): { stdout: string; stderr: string };
 }
 
+/** The test's trace arguments, in an environment variable its bpftrace inherits (see bpftraceProcesses). */
+const ARGS_ENV = 'CTRACE_TEST_ARGS';
+
 /** `via`: an argv prefix to run the CLI under (e.g. `ip netns exec NS`, which execs: the child's PID is still trace's). */
 export function startTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; via?: readonly string[] } = {}): Started {
   const argv = [...(opts.via ?? []), process.execPath, TRACE, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    env: { ...process.env, NO_COLOR: '1', [ARGS_ENV]: args.join('\n'), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -85,28 +88,25 @@ export function runTrace(args: readonly string[], opts: { env?: NodeJS.ProcessEn
   return startTrace(args, opts).done;
 }
 
-/** PIDs of bpftrace processes whose command line contains `marker`. */
+/**
+ * PIDs of bpftrace processes whose command line contains `marker` (`-e PROGRAM`, as the helper
+ * runs it), or whose environment does: a CLI run's bpftrace reads its program on stdin (it is
+ * started before the program is compiled), and inherits startTrace's ARGS_ENV. Both outlive
+ * the trace process that started them, so a bpftrace left behind is found either way.
+ */
 export function bpftraceProcesses(marker: string): number[] {
-  let out = '';
-  try {
-    out = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' });
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
+  const found: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (!cmd.includes('bpftrace') || cmd.includes('pgrep')) continue;
+      if (cmd.includes(marker) || readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').some((v) => v.startsWith(`${ARGS_ENV}=`) && v.includes(marker))) found.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
   }
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => pid !== process.pid && isBpftrace(pid));
-}
-
-function isBpftrace(pid: number): boolean {
-  try {
-    const cmd = execFileSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' });
-    return cmd.includes('bpftrace') && !cmd.includes('pgrep');
-  } catch {
-    return false;
-  }
+  return found;
 }
 
 /** Spawns a shell loop (a fixed, test-owned command: no user input) and returns a stopper. */
