@@ -381,8 +381,9 @@ describe.concurrent('trace -H HOST with shell metacharacters: refused in one sen
     const [a, b, c] = await Promise.all(['evil-option', 'evil-shell', 'evil-proxy'].map((h) => runTrace(['-H', h, 'BEGIN { exit(); }'], { env })));
     expect(oneSentence(a!)).toMatch(/^bad HostName "-oProxyCommand=touch.*" for evil-option in /);
     expect(oneSentence(b!)).toMatch(/^bad HostName "a;touch.*" for evil-shell in /);
-    // The commands in the config are never run: the connection goes to 127.0.0.1:1 (refused).
-    expect(oneSentence(c!)).toBe('cannot connect to evil-proxy:1: connection refused');
+    // The commands in the config are never run: ProxyCommand is refused before anything is contacted.
+    expect(oneSentence(c!)).toBe('~/.ssh/config:8: ProxyCommand is not supported: trace never runs commands from the ssh config; use ProxyJump');
+    expect([a!.code, b!.code, c!.code]).toEqual([2, 2, 2]);
     noMarkers(m1, m2, m3, m4, m5);
   });
 
