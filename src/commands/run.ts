@@ -341,6 +341,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
       intervalMs: opts.intervalMs,
       quiet: opts.quiet,
       destructive: opts.destructive,
+      ...(opts.follow ? { follow: true } : {}),
     },
     {
       output: opts.output,
@@ -382,10 +383,6 @@ async function kubeTargets(kube: KubeRequest, base: TargetRequest | undefined, i
 }
 
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
-  if (opts.follow && needsLocalHelper(opts)) {
-    fail(io, '--follow needs root for now: the helper a non-root run goes through does not follow restarts yet');
-    return 2;
-  }
   if (opts.kube || opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
   const p = await prepareRun(opts, io);
   if ('exitCode' in p) return p.exitCode;

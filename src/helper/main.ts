@@ -75,6 +75,7 @@ async function main(): Promise<number> {
     caller,
     via,
     policy,
+    policyNow: () => loadPolicy(process.env.CTRACE_POLICY || undefined),
     hostname: hostname(),
     version: version(),
     env: process.env,
