@@ -60,8 +60,11 @@ describe('trace -H --follow', () => {
       // Down: nothing listens, so these are refused, not served unseen.
       expect((await h.load(svc, 3, { concurrency: 1 })).ok).toBe(0);
       svc = await h.startService('voting', { name: 'svc', args: ARGS });
+      const answering = Date.now();
       expect(svc.hostPid).not.toBe(before);
       await nthLine(run, new RegExp(`is back \\(PID ${svc.hostPid}\\); reattached after`), 1);
+      // Reattached at most 2 s after the new container answered.
+      expect(Date.now() - answering).toBeLessThan(2000);
       // The bpftrace that traced the old container is gone; one traces the new one.
       expect(bpftraceProcesses(marker)).toHaveLength(1);
       const n = 10 + i * 7;
@@ -108,4 +111,19 @@ describe('trace -H --follow', () => {
     expect(parseTables(r.stdout).at(-1)!.rows, r.stdout).toEqual([['20']]);
     expect(bpftraceProcesses(marker)).toEqual([]);
   }, 180_000);
+
+  it('SIGKILL of the CLI after a reattach leaves no bpftrace on the host within 2 s', async () => {
+    const marker = `ctrace_follow_kill_${randomBytes(3).toString('hex')}`;
+    const run = startTrace(['-H', h.name, '--follow', '-c', 'svc', `uprobe:main.vote /execname != "${marker}"/ { @ = count(); }`], { env, timeoutMs: 60_000 });
+    await nthLine(run, / probes attached$/, 1, 60_000);
+    await h.podman(['rm', '-f', '--time', '1', 'svc']);
+    svc = await h.startService('voting', { name: 'svc', args: ARGS });
+    await nthLine(run, /is back \(PID \d+\); reattached after/, 1);
+    expect(bpftraceProcesses(marker)).toHaveLength(1);
+    run.child.kill('SIGKILL');
+    await run.done;
+    const t0 = Date.now();
+    while (bpftraceProcesses(marker).length && Date.now() - t0 < 2000) await sleep(50);
+    expect(bpftraceProcesses(marker)).toEqual([]);
+  }, 120_000);
 });
