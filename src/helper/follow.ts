@@ -3,7 +3,8 @@
 // Each run after the first is announced by a `compiled` message, and the one it replaces by a
 // `detach` before it is stopped: the CLI carries that run's maps into the next (session.ts's
 // `carried`), so the aggregations are added across the gap there, where they are parsed.
-// The follow loop's lines ("... stopped; waiting", "... is back") go as notices.
+// The follow loop's lines ("... stopped; waiting", "... is back") go as notices, its -o json
+// events (detach, reattach) as `event` messages, which the CLI prints with -o json.
 
 import type { CompiledProgram } from '../compiler/program.js';
 import { MARKER_BPF } from '../compiler/program.js';
@@ -97,8 +98,13 @@ export async function followRelayed(
     { compiled: first, targets },
     {
       bpftrace,
-      output: 'table',
-      stdout: { write: () => true },
+      output: 'json',
+      stdout: {
+        write: (s: string) => {
+          for (const line of s.split('\n')) if (line) ctx.send({ t: 'event', line });
+          return true;
+        },
+      },
       stderr: notices,
       env: ctx.env,
       durationMs: null,

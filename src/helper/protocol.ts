@@ -60,6 +60,8 @@ export type Message =
   | { readonly t: 'compiled'; readonly program: CompiledProgram; readonly bpftrace: BpftraceInfo | null; readonly follow?: boolean }
   /** --follow: the running bpftrace is being replaced; what it prints from now on is its last (its maps). */
   | { readonly t: 'detach' }
+  /** --follow: a detach or reattach, as a local run prints it with -o json (one JSON line). */
+  | { readonly t: 'event'; readonly line: string }
   | { readonly t: 'out'; readonly line: string }
   | { readonly t: 'err'; readonly line: string }
   /** Something the user should read, e.g. a traced container stopped. */

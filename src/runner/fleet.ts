@@ -140,7 +140,12 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
       const opening = openRun(
         t,
         { ...req, host: hostName(t.label), ...(opts.targetsFor ? { targets: opts.targetsFor(t.label) } : {}) },
-        { onNotice: (m) => opts.onHostMessage?.(t.label, m), onError: (m, code) => ((followFailed = Math.max(followFailed, code)), opts.onHostMessage?.(t.label, m)) },
+        {
+          onNotice: (m) => opts.onHostMessage?.(t.label, m),
+          onError: (m, code) => ((followFailed = Math.max(followFailed, code)), opts.onHostMessage?.(t.label, m)),
+          // --follow's detach and reattach lines, in the JSON output as a local run has them.
+          onEvent: (line) => opts.output === 'json' && (many ? perHost(opts.stdout, hostName(t.label), true) : opts.stdout).write(`${line}\n`),
+        },
       );
       const got = await Promise.race([opening, stopped]);
       if (got === 'stopped') {

@@ -78,7 +78,7 @@ function send(proc: HelperProcess, obj: unknown): void {
  * Starts a run on the helper behind `transport`. Resolves once the helper has compiled the
  * program (the process then relays bpftrace) or has refused or failed.
  */
-export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 'op'>, hooks: { onNotice?: (message: string) => void; onError?: (message: string, exitCode: number) => void } = {}): Promise<Opened> {
+export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 'op'>, hooks: { onNotice?: (message: string) => void; onError?: (message: string, exitCode: number) => void; onEvent?: (line: string) => void } = {}): Promise<Opened> {
   const started = await transport.start();
   if (!started.ok) return { ok: false, exitCode: 1, message: started.message, diagnostics: [] };
   const proc = started.proc;
@@ -139,6 +139,7 @@ export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 
       onBadLine: () => void badLines++,
       onMessage(m) {
         if (m.t === 'notice') return hooks.onNotice?.(m.message);
+        if (m.t === 'event') return hooks.onEvent?.(m.line);
         if (!settled) {
           if (m.t === 'diagnostics') diagnostics.push(...m.diagnostics);
           else if (m.t === 'error') settle({ ok: false, exitCode: m.exitCode, message: m.message, ...(m.refused ? { refused: true } : {}), diagnostics });

@@ -53,6 +53,7 @@ describe('trace -H --follow', () => {
     await nthLine(run, / probes attached$/, 1, 60_000);
     let answered = await loadExact(23);
     expect(answered).toBe(23);
+    const pids: number[] = [];
     for (let i = 1; i <= 2; i++) {
       const before = svc.hostPid;
       await h.podman(['rm', '-f', '--time', '1', 'svc']);
@@ -61,6 +62,7 @@ describe('trace -H --follow', () => {
       expect((await h.load(svc, 3, { concurrency: 1 })).ok).toBe(0);
       svc = await h.startService('voting', { name: 'svc', args: ARGS });
       const answering = Date.now();
+      pids.push(svc.hostPid);
       expect(svc.hostPid).not.toBe(before);
       await nthLine(run, new RegExp(`is back \\(PID ${svc.hostPid}\\); reattached after`), 1);
       // Reattached at most 2 s after the new container answered.
@@ -74,7 +76,11 @@ describe('trace -H --follow', () => {
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
-    const final = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json).filter((e) => e.type === 'aggregation' && e.phase === 'final');
+    const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json & { target?: string; pid?: number });
+    // The detach and reattach events, as a local run prints them.
+    expect(events.filter((e) => e.type === 'detach' && e.target === 'svc')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'reattach').map((e) => e.pid)).toEqual(pids);
+    const final = events.filter((e) => e.type === 'aggregation' && e.phase === 'final');
     expect(final).toHaveLength(1);
     expect(total(final[0]!), r.stdout).toBe(answered);
     // Gone within 2 s of the end, on the host as here (the hosts share the machine's PIDs).
