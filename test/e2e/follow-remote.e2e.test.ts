@@ -132,4 +132,21 @@ describe('trace -H --follow', () => {
     while (bpftraceProcesses(marker).length && Date.now() - t0 < 2000) await sleep(50);
     expect(bpftraceProcesses(marker)).toEqual([]);
   }, 120_000);
+
+  it('Ctrl-C while the helper waits for the container prints the counts so far and exits 0', async () => {
+    const marker = `ctrace_follow_gap_${randomBytes(3).toString('hex')}`;
+    const run = startTrace(['-H', h.name, '--follow', '-c', 'svc', `uprobe:main.vote /execname != "${marker}"/ { @ = count(); }`], { env, timeoutMs: 60_000 });
+    await nthLine(run, / probes attached$/, 1, 60_000);
+    const n = await loadExact(14);
+    await h.podman(['rm', '-f', '--time', '1', 'svc']);
+    await nthLine(run, /waiting for it to come back \(--follow\)/, 1);
+    const t0 = Date.now();
+    while (bpftraceProcesses(marker).length && Date.now() - t0 < 3000) await sleep(50);
+    expect(bpftraceProcesses(marker)).toEqual([]);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseTables(r.stdout).at(-1)!.rows, r.stdout).toEqual([[String(n)]]);
+    svc = await h.startService('voting', { name: 'svc', args: ARGS });
+  }, 120_000);
 });
