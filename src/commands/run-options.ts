@@ -71,7 +71,7 @@ export function runOptionsFrom(o: RunFlags, positionals: string[]): RunOptions |
   if ('error' in remote) return remote;
   const kube = kubeFrom(o);
   if ('error' in kube) return kube;
-  const follow = followProblem(o, remote.hosts.length > 0 || kube.kube !== null);
+  const follow = followProblem(o, Boolean(kube.kube));
   if (follow !== null) return { error: follow };
   return {
     ...(typeof o.expr === 'string' ? { expr: o.expr } : {}),
@@ -110,10 +110,10 @@ export function hostOptionsFrom(o: RunFlags): { hosts: string[]; ssh: RemoteOpti
   return { hosts, ssh: { acceptNew: o.acceptNew === true, ...(connectTimeoutMs !== null ? { connectTimeoutMs } : {}) } };
 }
 
-/** --follow follows containers, on this host. */
-function followProblem(o: RunFlags, remote: boolean): string | null {
+/** --follow follows containers, on this host or a --host; not Kubernetes pods (a pod rescheduled to another node is not followed). */
+function followProblem(o: RunFlags, kube: boolean): string | null {
   if (o.follow !== true) return null;
   if (((o.container as string[] | undefined) ?? []).length + ((o.label as string[] | undefined) ?? []).length === 0) return '--follow needs a container to follow: name it with -c or --label';
-  if (remote) return '--follow cannot be used with --host or Kubernetes pods yet: follow a container on this host';
+  if (kube) return '--follow cannot be used with Kubernetes pods yet (a restarted pod may come back on another node): follow a container with -c on this host or a --host';
   return null;
 }

@@ -346,6 +346,7 @@ async function runViaHelpers(opts: RunOptions, io: Streams): Promise<number> {
       intervalMs: opts.intervalMs,
       quiet: opts.quiet,
       destructive: opts.destructive,
+      ...(opts.follow ? { follow: true } : {}),
     },
     {
       output: opts.output,
@@ -387,10 +388,6 @@ async function kubeTargets(kube: KubeRequest, base: TargetRequest | undefined, i
 }
 
 export async function runCommand(opts: RunOptions, io: Streams): Promise<number> {
-  if (opts.follow && needsLocalHelper(opts)) {
-    fail(io, '--follow needs root for now: the helper a non-root run goes through does not follow restarts yet');
-    return 2;
-  }
   if (opts.kube || opts.hosts?.length || needsLocalHelper(opts)) return runViaHelpers(opts, io);
   // Not for a command line refused before anything runs (a bad container name), nor with
   // --follow, whose every attachment starts a bpftrace of its own.

@@ -80,6 +80,7 @@ export function converse(input: Readable, ctx: ConnectionContext): Conversation 
       caller: ctx.caller,
       via: ctx.via,
       policy,
+      policyNow: () => loadPolicy(ctx.env.CTRACE_POLICY || undefined),
       hostname: ctx.hostname,
       version: ctx.version,
       env: ctx.env,

@@ -29,6 +29,11 @@ export interface RunRequest {
   readonly emitOnly?: boolean;
   /** The `host` builtin's value (the CLI's name for this host); default the helper's hostname. */
   readonly host?: string;
+  /**
+   * --follow: a traced container that stops is waited for and traced again (runner/follow.ts),
+   * each new bpftrace announced by a `compiled` message after a `detach` of the one it replaces.
+   */
+  readonly follow?: boolean;
 }
 
 export type Request =
@@ -54,8 +59,12 @@ export type Message =
   | { readonly t: 'diagnostics'; readonly diagnostics: readonly Diagnostic[] }
   | { readonly t: 'targets'; readonly targets: readonly TargetSummary[] }
   | { readonly t: 'probes'; readonly probes: readonly ListedProbe[]; readonly notes: readonly string[] }
-  /** The program about to run (or, with emitOnly, the answer). */
-  | { readonly t: 'compiled'; readonly program: CompiledProgram; readonly bpftrace: BpftraceInfo | null }
+  /** The program about to run (or, with emitOnly, the answer). `follow`: the helper follows restarts as asked (older ones do not say). */
+  | { readonly t: 'compiled'; readonly program: CompiledProgram; readonly bpftrace: BpftraceInfo | null; readonly follow?: boolean }
+  /** --follow: the running bpftrace is being replaced; what it prints from now on is its last (its maps). */
+  | { readonly t: 'detach' }
+  /** --follow: a detach or reattach, as a local run prints it with -o json (one JSON line). */
+  | { readonly t: 'event'; readonly line: string }
   | { readonly t: 'out'; readonly line: string }
   | { readonly t: 'err'; readonly line: string }
   /** Something the user should read, e.g. a traced container stopped. */
@@ -96,6 +105,7 @@ export function parseRequest(line: string): Request | string {
     if (!(r.intervalMs === null || (typeof r.intervalMs === 'number' && r.intervalMs > 0))) return 'intervalMs must be null or a positive number';
     if (typeof r.quiet !== 'boolean' || typeof r.destructive !== 'boolean') return 'quiet and destructive must be booleans';
     if (r.host !== undefined && typeof r.host !== 'string') return 'host must be a string';
+    if (r.follow !== undefined && typeof r.follow !== 'boolean') return 'follow must be a boolean';
   }
   return r as unknown as Request;
 }

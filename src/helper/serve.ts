@@ -17,12 +17,15 @@ import type { TargetRequest } from '../runner/request.js';
 import { writeAudit, type AuditRecord } from './audit.js';
 import { decide, kernelProbes, type Access, type Caller, type Policy } from './policy.js';
 import { PROTOCOL_VERSION, type Message, type Request, type RunRequest } from './protocol.js';
+import { followRelayed } from './follow.js';
 
 export interface ServeContext {
   readonly caller: Caller;
   /** How the caller came, for the audit log. */
   readonly via: string;
   readonly policy: Policy;
+  /** The policy as it is now (re-read for a container --follow sees come back); default `policy`. */
+  readonly policyNow?: () => Policy | { error: string };
   readonly hostname: string;
   readonly version: string;
   /** The helper's own environment: it finds bpftrace and runtimes by it, never by the caller's word. */
@@ -146,7 +149,7 @@ async function run(req: RunRequest, ctx: ServeContext): Promise<number> {
   const targets = checked.targets;
   const names = targets.map((t) => (t.runtime === 'pid' ? `pid:${t.hostPid}` : t.name));
 
-  const compiled = await compileFor({
+  const compileRequest = {
     source,
     program: parsed.program,
     parseDiagnostics: parsed.diagnostics,
@@ -158,7 +161,8 @@ async function run(req: RunRequest, ctx: ServeContext): Promise<number> {
     destructive: req.destructive,
     bpftrace,
     host: req.host ?? ctx.hostname,
-  });
+  };
+  const compiled = await compileFor(compileRequest);
   if (compiled.diagnostics.length) ctx.send({ t: 'diagnostics', diagnostics: compiled.diagnostics });
   if (!compiled.ok) return compiled.message !== undefined ? error(ctx, compiled.message, 1).exitCode : 2;
   const program = compiled.compiled;
@@ -170,12 +174,37 @@ async function run(req: RunRequest, ctx: ServeContext): Promise<number> {
       return error(ctx, d.reason, 1, true).exitCode;
     }
   }
-  ctx.send({ t: 'compiled', program, bpftrace });
+  const following = req.follow === true && targets.length > 0 && !req.emitOnly;
+  ctx.send({ t: 'compiled', program, bpftrace, ...(following ? { follow: true } : {}) });
   if (req.emitOnly || !bpftrace) return 0;
 
   // No run goes unaudited: the log must be writable before anything attaches.
   const auditProblem = audit(names, 'started');
   if (auditProblem) return error(ctx, auditProblem, 1).exitCode;
+
+  if (following) {
+    // A container that comes back is a new one under the same name: asked of the policy (as it is now) again.
+    const recompile = async (now: readonly ResolvedTarget[]) => {
+      const nowNames = now.map((t) => (t.runtime === 'pid' ? `pid:${t.hostPid}` : t.name));
+      const policy = ctx.policyNow?.() ?? ctx.policy;
+      if ('error' in policy) return { exitCode: error(ctx, policy.error, 1).exitCode };
+      const d = decide(policy, ctx.caller, accessOf(now, probes, req.destructive || program.options.destructive));
+      if (!d.allowed) {
+        audit(nowNames, 'refused', `${d.reason} (--follow, after a restart)`);
+        return { exitCode: error(ctx, d.reason, 1, true).exitCode };
+      }
+      const again = await compileFor({ ...compileRequest, targets: now });
+      if (!again.ok) return { exitCode: again.message !== undefined ? error(ctx, again.message, 1).exitCode : error(ctx, 'the program no longer compiles for the restarted container', 2).exitCode };
+      const problem = audit(nowNames, 'started', 'followed a restart (--follow)');
+      if (problem) return { exitCode: error(ctx, problem, 1).exitCode };
+      restarts++;
+      return again.compiled;
+    };
+    let restarts = 0;
+    const f = await followRelayed(program, targets, bpftrace, ctx, recompile);
+    audit(names, f.exitCode === 0 ? f.outcome : f.outcome === 'killed' ? 'killed' : 'error', restarts ? `followed ${restarts} restart${restarts > 1 ? 's' : ''}` : undefined);
+    return f.exitCode;
+  }
 
   return new Promise<number>((resolve) => {
     const proc = localBpftrace(program, { path: bpftrace.path, env: ctx.env });

@@ -8,7 +8,7 @@ import type { CompiledProgram } from '../compiler/program.js';
 import type { RunRequest } from '../helper/protocol.js';
 import type { Diagnostic } from '../lang/diagnostics.js';
 import { mergeByName, type Aggregation } from './aggregate.js';
-import { openRun } from './helper-client.js';
+import { openRun, type Opened, type Segment } from './helper-client.js';
 import type { TargetRequest } from './request.js';
 import { Presenter, type OutStream } from './presenter.js';
 import { runProgram, type RunResult } from './session.js';
@@ -135,7 +135,18 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
   // delays no other.
   const hosts = await Promise.all(
     transports.map(async (t): Promise<HostOutcome> => {
-      const opening = openRun(t, { ...req, host: hostName(t.label), ...(opts.targetsFor ? { targets: opts.targetsFor(t.label) } : {}) }, { onNotice: (m) => opts.onHostMessage?.(t.label, m) });
+      // --follow: the helper could not trace a container that came back (refused, or no longer compiles).
+      let followFailed = 0;
+      const opening = openRun(
+        t,
+        { ...req, host: hostName(t.label), ...(opts.targetsFor ? { targets: opts.targetsFor(t.label) } : {}) },
+        {
+          onNotice: (m) => opts.onHostMessage?.(t.label, m),
+          onError: (m, code) => ((followFailed = Math.max(followFailed, code)), opts.onHostMessage?.(t.label, m)),
+          // --follow's detach and reattach lines, in the JSON output as a local run has them.
+          onEvent: (line) => opts.output === 'json' && (many ? perHost(opts.stdout, hostName(t.label), true) : opts.stdout).write(`${line}\n`),
+        },
+      );
       const got = await Promise.race([opening, stopped]);
       if (got === 'stopped') {
         // Interrupted before this host attached: end its helper whenever it answers.
@@ -159,25 +170,34 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
         opts.onCompiled?.(got.program);
       }
       live.add(t.label);
-      const result = await runProgram(got.program, {
-        bpftrace: got.bpftrace,
-        process: got.process,
-        output: opts.output,
-        stdout: many ? perHost(opts.stdout, hostName(t.label), opts.output === 'json') : opts.stdout,
-        stderr: opts.stderr,
-        env: opts.env,
-        signal: stop.signal,
-        handleSignals: false,
-        progress: !many && !opts.quiet,
-        renderFinal: !many,
-        ...(opts.durationMs !== null ? { durationMs: opts.durationMs } : {}),
-        ...(many ? { onSnapshot: (aggs: readonly Aggregation[]) => (latest.set(t.label, aggs), drawSnapshot()) } : {}),
-        onAttached: () => {
-          status.attached++;
-          status.show();
-          attachedOrFailed();
-        },
-      });
+      const deadline = opts.durationMs !== null ? Date.now() + opts.durationMs : null;
+      let attachedOnce = false;
+      const runSegment = (seg: Segment, carried: readonly Aggregation[]) =>
+        runProgram(seg.program, {
+          bpftrace: seg.bpftrace ?? got.bpftrace!,
+          process: seg.process,
+          output: opts.output,
+          stdout: many ? perHost(opts.stdout, hostName(t.label), opts.output === 'json') : opts.stdout,
+          stderr: opts.stderr,
+          env: opts.env,
+          signal: stop.signal,
+          handleSignals: false,
+          progress: !many && !opts.quiet,
+          renderFinal: !many,
+          carried,
+          detach: seg.detached,
+          // --duration is wall time, a --follow's gaps included.
+          ...(deadline !== null ? { durationMs: Math.max(0, deadline - Date.now()) } : {}),
+          ...(many ? { onSnapshot: (aggs: readonly Aggregation[]) => (latest.set(t.label, aggs), drawSnapshot()) } : {}),
+          onAttached: () => {
+            if (attachedOnce) return;
+            attachedOnce = true;
+            status.attached++;
+            status.show();
+            attachedOrFailed();
+          },
+        });
+      const result = req.follow ? await followed(got, runSegment, { stop: stop.signal, deadline, render: !many, opts }) : await runSegment(got, []);
       live.delete(t.label);
       latest.delete(t.label);
       t.close();
@@ -185,7 +205,8 @@ export async function runFleet(transports: readonly Transport[], req: Omit<RunRe
         status.clear();
         opts.onHostMessage?.(t.label, result.message);
       }
-      return { host: t.label, result, exitCode: result.exitCode, ...(result.message ? { message: result.message } : {}) };
+      const exitCode = result.exitCode || followFailed;
+      return { host: t.label, result, exitCode, ...(result.message ? { message: result.message } : {}) };
     }),
   );
   process.off('SIGINT', onSignal);
@@ -230,5 +251,39 @@ class Status {
   summary(hosts: readonly HostOutcome[]): void {
     const bad = hosts.filter((h) => h.exitCode !== 0);
     this.err.write(`trace: ${hosts.length - bad.length} of ${hosts.length} hosts reported${bad.length ? `; failed: ${bad.map((h) => h.host).join(', ')}` : ''}\n`);
+  }
+}
+
+/**
+ * --follow through a helper: the helper follows the containers and starts a new bpftrace for
+ * one that came back (helper/follow.ts); here each of its runs is shown with the maps of the
+ * runs before it carried in. Ended between runs (Ctrl-C, --duration), the helper is stopped and
+ * what was carried is printed, as by a local --follow.
+ */
+async function followed(
+  first: Extract<Opened, { ok: true }>,
+  runSegment: (seg: Segment, carried: readonly Aggregation[]) => Promise<RunResult>,
+  o: { stop: AbortSignal; deadline: number | null; render: boolean; opts: FleetOptions },
+): Promise<RunResult> {
+  let seg: Segment = first;
+  let result = await runSegment(seg, []);
+  for (;;) {
+    // Ended by itself (it printed the final tables), or replaced and failing.
+    if (!seg.detached.aborted || result.exitCode !== 0) return result;
+    const ending = new AbortController();
+    const end = () => ending.abort();
+    o.stop.addEventListener('abort', end, { once: true });
+    const timer = o.deadline !== null ? setTimeout(end, Math.max(0, o.deadline - Date.now())) : undefined;
+    if (result.stoppedBy === 'signal' || o.stop.aborted) end();
+    const next = await Promise.race([first.next(), new Promise<null>((r) => (ending.signal.aborted ? r(null) : ending.signal.addEventListener('abort', () => r(null), { once: true })))]);
+    clearTimeout(timer);
+    o.stop.removeEventListener('abort', end);
+    if (next === null) {
+      first.stop();
+      if (o.render) new Presenter(seg.program, { output: o.opts.output, stdout: o.opts.stdout, stderr: o.opts.stderr, env: o.opts.env, progress: false }).final(result.aggregations);
+      return { ...result, stoppedBy: ending.signal.aborted ? 'signal' : 'exit' };
+    }
+    seg = next;
+    result = await runSegment(seg, result.aggregations);
   }
 }

@@ -19,7 +19,7 @@ import type { Aggregation } from './aggregate.js';
 import type { BpftraceInfo } from './bpftrace.js';
 import { Presenter, type OutStream } from './presenter.js';
 import { jsonLine } from './render/json.js';
-import { runProgram, type RunResult } from './session.js';
+import { runProgram, type RunOptions, type RunResult } from './session.js';
 import { startedAgoMs } from './targets/proc.js';
 import { waitForRestart, watchTargets, type ResolvedTarget } from './targets/index.js';
 
@@ -39,6 +39,8 @@ export interface FollowOptions {
   readonly recompile: (targets: readonly ResolvedTarget[]) => Promise<CompiledProgram | { exitCode: number }>;
   /** How often targets are looked at, and a stopped one's runtime asked (default 300 ms). */
   readonly pollMs?: number;
+  /** Runs one bpftrace (default runProgram); the helper's relays its lines to the CLI instead. */
+  readonly run?: (compiled: CompiledProgram, opts: RunOptions) => Promise<RunResult>;
 }
 
 export interface FollowResult {
@@ -148,7 +150,7 @@ export async function followProgram(first: { compiled: CompiledProgram; targets:
       { intervalMs: poll },
     );
     inRun = true;
-    const result = await runProgram(compiled, {
+    const result = await (o.run ?? runProgram)(compiled, {
       bpftrace: o.bpftrace,
       output: o.output,
       stdout: o.stdout,

@@ -9,8 +9,22 @@ import type { ProcessEnd, ProcessHandlers, ProgramProcess } from './bpftrace-pro
 import { LineSplitter } from './lines.js';
 import type { HelperProcess, Transport } from './transport/types.js';
 
+/** One bpftrace run relayed by the helper; with --follow, one per attachment. */
+export interface Segment {
+  readonly program: CompiledProgram;
+  readonly bpftrace: BpftraceInfo | null;
+  readonly process: ProgramProcess;
+  /** Aborted when the helper replaces this run (--follow: a traced container stopped). */
+  readonly detached: AbortSignal;
+}
+
 export type Opened =
-  | { ok: true; program: CompiledProgram; bpftrace: BpftraceInfo | null; diagnostics: readonly Diagnostic[]; process: ProgramProcess }
+  | ({ ok: true; diagnostics: readonly Diagnostic[] } & Segment & {
+      /** --follow: the next run once the helper reattached; null when the helper ended instead. */
+      next(): Promise<Segment | null>;
+      /** Ends the helper's follow between runs (it prints nothing more). */
+      stop(): void;
+    })
   | { ok: false; exitCode: number; message?: string; refused?: boolean; diagnostics: readonly Diagnostic[] };
 
 /** What sudo or a missing helper printed, as one sentence about `label`. */
@@ -67,68 +81,122 @@ function send(proc: HelperProcess, obj: unknown): void {
  * Starts a run on the helper behind `transport`. Resolves once the helper has compiled the
  * program (the process then relays bpftrace) or has refused or failed.
  */
-export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 'op'>, hooks: { onNotice?: (message: string) => void } = {}): Promise<Opened> {
+export async function openRun(transport: Transport, req: Omit<RunRequest, 'v' | 'op'>, hooks: { onNotice?: (message: string) => void; onError?: (message: string, exitCode: number) => void; onEvent?: (line: string) => void } = {}): Promise<Opened> {
   const started = await transport.start();
   if (!started.ok) return { ok: false, exitCode: 1, message: started.message, diagnostics: [] };
   const proc = started.proc;
   const diagnostics: Diagnostic[] = [];
   return new Promise<Opened>((resolve) => {
     let settled = false;
-    let handlers: ProcessHandlers | null = null;
-    const queue: Message[] = [];
-    let ended = false;
     let badLines = 0;
+    let helperEnded = false;
+    interface Live extends Segment {
+      handlers: ProcessHandlers | null;
+      queue: Message[];
+      ended: boolean;
+      detach: AbortController;
+    }
+    let current: Live | null = null;
+    // --follow: runs the helper started that the caller has not asked for yet, and who waits.
+    const ready: Live[] = [];
+    let waiting: ((s: Segment | null) => void) | null = null;
     const settle = (o: Opened) => {
       if (settled) return;
       settled = true;
       resolve(o);
     };
-    const deliver = (m: Message) => {
-      const h = handlers!;
+    const deliver = (seg: Live, m: Message) => {
+      const h = seg.handlers!;
       if (m.t === 'out') h.stdout(m.line);
       else if (m.t === 'err') h.stderr(m.line);
       else if (m.t === 'exit') {
-        ended = true;
+        seg.ended = true;
         const e: ProcessEnd = m.failed !== undefined ? { kind: 'failed', message: m.failed } : { kind: 'exit', code: m.code, signal: m.signal, ...(m.overlong ? { overlong: m.overlong } : {}) };
         h.end(e);
       }
+    };
+    const push = (seg: Live, m: Message) => (seg.handlers ? deliver(seg, m) : seg.queue.push(m));
+    const segment = (m: Extract<Message, { t: 'compiled' }>): Live => {
+      const detach = new AbortController();
+      const seg: Live = {
+        program: m.program,
+        bpftrace: m.bpftrace,
+        handlers: null,
+        queue: [],
+        ended: false,
+        detach,
+        detached: detach.signal,
+        process: {
+          start(h) {
+            seg.handlers = h;
+            for (const q of seg.queue.splice(0)) deliver(seg, q);
+          },
+          // A run being replaced is stopped (then killed if need be) by the helper itself.
+          interrupt: () => !detach.signal.aborted && send(proc, { op: 'stop' }),
+          kill: () => !detach.signal.aborted && proc.kill(),
+        },
+      };
+      return seg;
     };
     const { stderr, exited } = readMessages(proc, {
       onBadLine: () => void badLines++,
       onMessage(m) {
         if (m.t === 'notice') return hooks.onNotice?.(m.message);
+        if (m.t === 'event') return hooks.onEvent?.(m.line);
         if (!settled) {
           if (m.t === 'diagnostics') diagnostics.push(...m.diagnostics);
           else if (m.t === 'error') settle({ ok: false, exitCode: m.exitCode, message: m.message, ...(m.refused ? { refused: true } : {}), diagnostics });
           else if (m.t === 'compiled') {
-            const relay: ProgramProcess = {
-              start(h) {
-                handlers = h;
-                for (const q of queue.splice(0)) deliver(q);
+            if (req.follow && !m.follow) {
+              proc.kill();
+              return settle({ ok: false, exitCode: 1, message: `the helper on ${transport.label} does not support --follow: install the same ctrace version there`, diagnostics });
+            }
+            current = segment(m);
+            settle({
+              ok: true,
+              diagnostics,
+              ...current,
+              next: () => {
+                const s = ready.shift();
+                if (s) return Promise.resolve(s);
+                if (helperEnded) return Promise.resolve(null);
+                return new Promise<Segment | null>((r) => (waiting = r));
               },
-              interrupt: () => send(proc, { op: 'stop' }),
-              kill: () => proc.kill(),
-            };
-            settle({ ok: true, program: m.program, bpftrace: m.bpftrace, diagnostics, process: relay });
+              stop: () => send(proc, { op: 'stop' }),
+            });
           }
           return;
         }
-        if (m.t === 'out' || m.t === 'err' || m.t === 'exit') {
-          if (handlers) deliver(m);
-          else queue.push(m);
+        if (m.t === 'error') return hooks.onError?.(m.message, m.exitCode);
+        if (m.t === 'diagnostics') return;
+        if (m.t === 'compiled') {
+          current = segment(m);
+          if (waiting) {
+            const w = waiting;
+            waiting = null;
+            w(current);
+          } else ready.push(current);
+          return;
         }
+        if (!current) return;
+        if (m.t === 'detach') current.detach.abort();
+        else if (m.t === 'out' || m.t === 'err' || m.t === 'exit') push(current, m);
       },
     });
     void exited.then((code) => {
+      helperEnded = true;
       if (!settled) {
         if (diagnostics.length && code === 2) return settle({ ok: false, exitCode: 2, diagnostics });
         return settle({ ok: false, exitCode: 1, message: badLines > 0 && !stderr.length ? `the helper on ${transport.label} does not speak ctrace's protocol ${PROTOCOL_VERSION}: install the same version there` : startFailure(transport.label, stderr, code), diagnostics });
       }
-      if (!ended) {
-        ended = true;
-        const e: ProcessEnd = { kind: 'failed', message: `lost the connection to the helper on ${transport.label}` };
-        if (handlers) handlers.end(e);
-        else queue.push({ t: 'exit', code: null, signal: null, failed: e.message });
+      if (current && !current.ended) {
+        current.ended = true;
+        push(current, { t: 'exit', code: null, signal: null, failed: `lost the connection to the helper on ${transport.label}` });
+      }
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w(null);
       }
     });
     send(proc, { v: PROTOCOL_VERSION, op: 'run', ...req });

@@ -48,7 +48,7 @@ function fake(label: string, script: Script | { startError: string }): Transport
         buf += d.toString();
         if (requests.length === 0 && buf.includes('\n')) {
           requests.push(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
-          script((m) => stdout.write(JSON.stringify(m) + '\n'), end, stdin);
+          script((m) => void (ended || stdout.write(JSON.stringify(m) + '\n')), end, stdin);
         }
       });
       const proc: HelperProcess = { stdin, stdout, stderr, exited, kill: () => end(null) };
@@ -168,5 +168,24 @@ describe('runFleet', () => {
     });
     expect(r.exitCode).toBe(2);
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe('runFleet --follow', () => {
+  it('an older helper that does not say it follows is ended, in one sentence naming the host', async () => {
+    const old = fake('web1', healthy('web1', [1]));
+    const messages: string[] = [];
+    const r = await runFleet([old], { program: { name: '<command line>', text: TEXT }, args: [], intervalMs: null, quiet: true, destructive: false, follow: true }, {
+      output: 'table',
+      durationMs: null,
+      quiet: true,
+      stdout: sink(),
+      stderr: sink(),
+      env: { NO_COLOR: '1' },
+      onHostMessage: (h, m) => messages.push(`${h}: ${m}`),
+    });
+    expect(old.requests[0]).toMatchObject({ op: 'run', follow: true });
+    expect(r.exitCode).toBe(1);
+    expect(messages).toEqual(['web1: the helper on web1 does not support --follow: install the same ctrace version there']);
   });
 });

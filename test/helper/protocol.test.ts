@@ -21,6 +21,7 @@ describe('parseRequest', () => {
     ['an unknown runtime (never passed to a command line)', JSON.stringify({ v: 1, op: 'resolve', targets: { ...targets, runtime: '--rm' } }), /malformed targets/],
     ['a run without program text', JSON.stringify({ ...run, program: { name: 'x' } }), /needs a program/],
     ['non-string args', JSON.stringify({ ...run, args: [1] }), /args must be strings/],
+    ['a follow that is not a boolean', JSON.stringify({ ...run, follow: 'yes' }), /follow must be a boolean/],
     ['a bad interval', JSON.stringify({ ...run, intervalMs: -1 }), /intervalMs/],
   ])('refuses %s', (_n, line, re) => {
     const r = parseRequest(line);
