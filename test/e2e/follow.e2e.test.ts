@@ -91,7 +91,7 @@ describe('trace --follow', () => {
     await waitForAttach(t);
     let answered = 0;
     const phase = async (requests: number) => {
-      const s = await pool.load(web, '/vote?n={n}', { requests, ns: [1, 2], concurrency: 2 });
+      const s = await pool.load(web, '/vote?n={n}', { requests, ns: [1, 2], concurrency: 2, keysFirst: true });
       expect(s.ok).toBe(requests);
       answered += s.ok;
       // The count so far, carried across every earlier restart, is what the table shows.
@@ -150,7 +150,8 @@ describe('trace --follow', () => {
     const marker = `ctrace_follow_two_${RUN}`;
     const t = startTrace(['--follow', ...RUNTIME, '-c', a.name, '-c', b.name, `uprobe:main.vote /execname != "${marker}"/ { @[container] = count(); }`], { timeoutMs: 60_000 });
     await waitForAttach(t);
-    const load = (c: TestContainer, requests: number) => pool.load(c, '/vote?n={n}', { requests, concurrency: 2 });
+    // Each bpftrace starts with no keys: each is made alone before the concurrent load.
+    const load = (c: TestContainer, requests: number) => pool.load(c, '/vote?n={n}', { requests, concurrency: 2, keysFirst: true });
     const [a1, b1] = await Promise.all([load(a, 21), load(b, 13)]);
     await execa('podman', [...PODMAN_GLOBAL, 'restart', '--time', '1', a.name]);
     await nthLine(t, /is back \(PID \d+\); reattached after/, 1);
@@ -169,7 +170,7 @@ describe('trace --follow', () => {
     const marker = `ctrace_follow_gap_${RUN}`;
     const t = startTrace(['--follow', ...RUNTIME, '-c', b.name, `uprobe:main.vote /execname != "${marker}"/ { @ = count(); }`], { timeoutMs: 60_000 });
     await waitForAttach(t);
-    const s = await pool.load(b, '/vote?n={n}', { requests: 17, concurrency: 2 });
+    const s = await pool.load(b, '/vote?n={n}', { requests: 17, concurrency: 2, keysFirst: true });
     await execa('podman', [...PODMAN_GLOBAL, 'stop', '--time', '1', b.name]);
     await nthLine(t, /waiting for it to come back/, 1);
     // Nothing left to trace: the bpftrace stops (it runs END first) and none runs while waiting.

@@ -178,8 +178,8 @@ describe('trace top', () => {
   it('the busiest paths, per service, with their counts', async () => {
     const t = start(['top', '-c', feA.name, '-c', voting.name]);
     await t.waitFor(/every 1s/, 30_000);
-    const s = await pool.load(feA, '/vote?n={n}', { requests: 300, concurrency: 4, ns: [1] });
-    const h = await pool.load(voting, '/healthz', { requests: 40, concurrency: 1 });
+    const s = await pool.load(feA, '/vote?n={n}', { requests: 300, concurrency: 4, ns: [1], keysFirst: true });
+    const h = await pool.load(voting, '/healthz', { requests: 40, concurrency: 1, keysFirst: true });
     await new Promise((r) => setTimeout(r, 1200));
     const r = await interrupt(t);
     const [whole] = parseTables(r.stdout.split(/^whole run \([\d.]+s\):$/m)[1]!);
