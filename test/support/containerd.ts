@@ -24,20 +24,13 @@ import type { DemoBinaries, DemoService } from '../../src/demo/build.js';
 import { demoRootfs } from '../../src/demo/rootfs.js';
 import { parseServiceLog, waitForHttp } from '../../src/demo/stack.js';
 import { removePod, runPod, startContainer, type PodSpec } from './cri.js';
+import { ownerAlive, ownerId, startTime } from './owner.js';
 
 const PREFIX = 'ctrace-containerd-';
 /** The CRI plugin's sandbox ("pause") image: the demo image with an entrypoint (importDemoImage). */
 export const PAUSE_IMAGE = 'ctrace.test/pause:1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
 
 export interface CtrContainer {
   readonly namespace: string;
@@ -146,8 +139,7 @@ export async function cleanupStaleContainerd(): Promise<void> {
     } catch {
       continue; // still being made, or not ours
     }
-    const m = /^(\d+)-(\d+)$/.exec(owner);
-    if (m && startTime(Number(m[1])) === m[2]) continue;
+    if (ownerAlive(owner)) continue;
     await teardown(dir);
   }
 }
@@ -327,7 +319,7 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     '',
   ].join('\n');
   await writeFile(join(dir, 'config.toml'), config);
-  await writeFile(join(dir, 'owner'), `${process.pid}-${startTime(process.pid) ?? '0'}\n`);
+  await writeFile(join(dir, 'owner'), `${ownerId()}\n`);
   const logFd = openSync(join(dir, 'containerd.log'), 'a');
   const daemon = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
   const cd = new PrivateContainerd(dir, daemon);

@@ -9,7 +9,6 @@
 // whose owning test process is gone, never a sibling's live ones.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { afterAll } from 'vitest';
 import { buildDemo, type DemoBinaries, type DemoService } from '../../src/demo/build.js';
 import { listContainers, removeContainer } from '../../src/demo/podman.js';
@@ -22,6 +21,7 @@ import {
   type LoadSummary,
   type ServiceExit,
 } from '../../src/demo/stack.js';
+import { ownerAlive, ownerId } from './owner.js';
 
 export const TEST_LABEL = 'ctrace.test';
 export const OWNER_LABEL = 'ctrace.test.owner';
@@ -37,29 +37,6 @@ export interface StartTestOptions {
   readyTimeoutMs?: number;
   /** Listen on this port (default: one the service picks; a restart then moves it). */
   port?: number;
-}
-
-/** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone. */
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** pid:starttime of this process: survives PID reuse, unlike a bare PID. */
-function ownerId(pid = process.pid): string {
-  return `${pid}-${startTime(pid) ?? '0'}`;
-}
-
-function ownerAlive(owner: string | undefined): boolean {
-  const m = /^(\d+)-(\d+)$/.exec(owner ?? '');
-  if (!m) return false;
-  return startTime(Number(m[1])) === m[2];
 }
 
 /** A unique container name for a service: ctrace-test-<service>-<8 hex>. */

@@ -32,6 +32,7 @@ import { buildDemo, type DemoBinaries, type DemoService } from '../../src/demo/b
 import { PODMAN_GLOBAL, PODMAN_RUN_FLAGS } from '../../src/demo/podman.js';
 import { demoRootfs } from '../../src/demo/rootfs.js';
 import { parseServiceLog, runLoadgen, waitForHttp, type LoadSummary } from '../../src/demo/stack.js';
+import { ownerAlive, ownerId } from './owner.js';
 
 /** The unprivileged account that can log in to every test host by key. */
 export const TEST_USER = 'ctrace-test';
@@ -134,25 +135,6 @@ export interface TestHosts {
   /** The pair of network namespaces for jump-host tests (made at the first call, removed by stop()). */
   net(): TestNet;
   stop(): Promise<void>;
-}
-
-/** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone. */
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function ownerId(): string {
-  return `${process.pid}-${startTime(process.pid) ?? '0'}`;
-}
-
-function ownerAlive(owner: string): boolean {
-  const m = /^(\d+)-(\d+)$/.exec(owner.trim());
-  return !!m && startTime(Number(m[1])) === m[2];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
