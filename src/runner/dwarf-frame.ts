@@ -21,12 +21,7 @@ export function cfaAt(frame: Buffer, pc: bigint): CfaRule | undefined {
   let off = 0;
   while (off + 4 <= frame.length) {
     const c = new Cursor(frame, off);
-    let len = c.u32();
-    let is64 = false;
-    if (len === 0xffffffff) {
-      len = Number(c.u64());
-      is64 = true;
-    }
+    const { len, is64 } = initialLength(c);
     if (len === 0) break;
     const end = c.pos + len;
     const id = is64 ? c.u64() : BigInt(c.u32());
@@ -45,14 +40,15 @@ export function cfaAt(frame: Buffer, pc: bigint): CfaRule | undefined {
   return undefined;
 }
 
+/** An entry's initial length: 32-bit, or 0xffffffff and then 64-bit (64-bit DWARF, whose ids are 8 bytes too). */
+function initialLength(c: Cursor): { len: number; is64: boolean } {
+  const len = c.u32();
+  return len === 0xffffffff ? { len: Number(c.u64()), is64: true } : { len, is64: false };
+}
+
 function readCie(frame: Buffer, off: number): Cie | undefined {
   const c = new Cursor(frame, off);
-  let len = c.u32();
-  let is64 = false;
-  if (len === 0xffffffff) {
-    len = Number(c.u64());
-    is64 = true;
-  }
+  const { len, is64 } = initialLength(c);
   const end = c.pos + len;
   c.pos += is64 ? 8 : 4;
   const version = c.u8();
